@@ -1,0 +1,65 @@
+"""Forward and training-step time of each backbone with each attention block, against `none`.
+
+    python benchmarks/blocks.py [--backbone cnn resnet] [--length 1024] [--batch 64] [--device cpu]
+
+Prints a table and writes benchmarks/results/blocks-<device>.json. Targets at the default
+size on CPU: ECA and SE add under 10 % to the step time, GC and CBAM under 25 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from sigattn.costs import backbone_costs
+
+TARGETS = {"eca": 10.0, "se": 10.0, "gc": 25.0, "cbam": 25.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", nargs="+", default=["cnn", "resnet", "wdcnn"])
+    parser.add_argument("--length", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per measurement")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+
+    rows = []
+    for backbone in args.backbone:
+        length = max(args.length, 2048) if backbone == "wdcnn" else args.length
+        rows += backbone_costs(backbone, length, args.batch, device=args.device, min_run_time=args.min_run_time)
+
+    header = (
+        f"{'backbone':<8} {'block':<5} {'params':>8} {'fwd ms':>8} {'step ms':>8} {'fwd +%':>7} {'step +%':>8}  target"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        target = TARGETS.get(r.block)
+        verdict = "" if target is None else f"<{target:.0f}% {'ok' if r.step_overhead_pct < target else 'MISSED'}"
+        print(
+            f"{r.backbone:<8} {r.block:<5} {r.params:>8,} {r.forward_ms:>8.2f} {r.step_ms:>8.2f} "
+            f"{r.forward_overhead_pct:>+7.1f} {r.step_overhead_pct:>+8.1f}  {verdict}"
+        )
+    meta = {
+        "device": args.device,
+        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "length": args.length,
+        "batch": args.batch,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"blocks-{args.device.split(':')[0]}.json"
+    path.write_text(json.dumps({"meta": meta, "rows": [r.to_dict() for r in rows]}, indent=2) + "\n")
+    print(f"\nwrote {path}  ({meta['threads']} threads, torch {meta['torch']})")
+
+
+if __name__ == "__main__":
+    main()

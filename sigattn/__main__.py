@@ -1,0 +1,3 @@
+from sigattn.cli import app
+
+app(prog_name="sigattn")

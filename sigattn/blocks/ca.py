@@ -1,0 +1,45 @@
+"""Coordinate Attention (Hou et al., CVPR 2021) adapted to one temporal axis.
+
+In 2D, CA pools along width and along height separately, giving two direction-aware
+descriptors that keep position along one axis each. They are concatenated, pass one
+shared 1x1 conv + BN + h-swish, are split again, and each produces a sigmoid gate
+(one per direction) that multiplies the input.
+
+A signal has only one positional axis, so the 1D analogue pairs:
+- a position-preserving descriptor along time: the (N, C, L) map itself (pooling over the
+  missing second axis is the identity), which keeps *where* in time each channel fires;
+- a global descriptor over time: the (N, C, 1) average, which keeps *which* channels fire.
+Both are concatenated along time to (N, C, L + 1) and share the transform
+Conv1x1(C -> mip) + BN + h-swish, exactly as the paper shares it between directions; the
+result is split back into a temporal part (N, mip, L) and a global part (N, mip, 1), and
+two 1x1 convs with sigmoids give a per-channel temporal gate (N, C, L) and a channel gate
+(N, C, 1). The output is x * temporal_gate * channel_gate. Sharing the transform lets each
+position's gate be judged against the channel context, which is CA's point; the paper's
+reduction rule mip = max(8, C // groups) is kept (groups=32 by default).
+"""
+
+import torch
+from torch import Tensor, nn
+
+from sigattn.blocks.gate import Gate
+from sigattn.blocks.registry import register
+
+
+@register("ca")
+class CoordinateAttention(nn.Module):
+    def __init__(self, channels: int, *, groups: int = 32) -> None:
+        super().__init__()
+        if groups < 1:
+            raise ValueError(f"groups must be >= 1; got {groups}")
+        mip = max(8, channels // groups)
+        self.shared = nn.Sequential(nn.Conv1d(channels, mip, 1), nn.BatchNorm1d(mip), nn.Hardswish())
+        self.to_temporal = nn.Conv1d(mip, channels, 1)
+        self.to_channel = nn.Conv1d(mip, channels, 1)
+        self.temporal_gate = Gate("sigmoid", "temporal")
+        self.channel_gate = Gate("sigmoid", "channel")
+
+    def forward(self, x: Tensor) -> Tensor:
+        length = x.shape[-1]
+        y = self.shared(torch.cat([x, x.mean(dim=-1, keepdim=True)], dim=-1))
+        along_time, overall = y[..., :length], y[..., length:]
+        return x * self.temporal_gate(self.to_temporal(along_time)) * self.channel_gate(self.to_channel(overall))

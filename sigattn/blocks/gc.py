@@ -1,0 +1,72 @@
+"""Global Context block (Cao et al., ICCVW 2019 / TPAMI 2020) for (N, C, L) signals.
+
+Attention pooling (Conv1d(C -> 1, k=1) + softmax over time) gives one context vector per
+example; a bottleneck transform Conv1x1(C -> C*ratio) -> LayerNorm -> ReLU -> Conv1x1
+back to C turns it into a per-channel term fused by `channel_add` (default) and/or
+`channel_mul` (sigmoid). `pooling="avg"` replaces attention pooling by a plain mean.
+Gates: temporal softmax (N, 1, L) with attention pooling; channel (N, C, 1) with channel_mul.
+"""
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from sigattn.blocks.gate import Gate
+from sigattn.blocks.registry import register
+
+FUSIONS = ("channel_add", "channel_mul")
+
+
+def _transform(channels: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(channels, hidden),  # Conv1x1 on a 1-step context is a linear layer
+        nn.LayerNorm(hidden),
+        nn.ReLU(inplace=True),
+        nn.Linear(hidden, channels),
+    )
+
+
+@register("gc")
+class GlobalContext(nn.Module):
+    def __init__(
+        self,
+        channels: int,
+        *,
+        ratio: float = 1 / 16,
+        min_hidden: int = 8,
+        pooling: str = "att",
+        fusions: Sequence[str] = ("channel_add",),
+    ) -> None:
+        super().__init__()
+        if pooling not in ("att", "avg"):
+            raise ValueError(f"pooling must be 'att' or 'avg'; got {pooling!r}")
+        unknown = set(fusions) - set(FUSIONS)
+        if not fusions or unknown:
+            raise ValueError(f"fusions must be a non-empty subset of {FUSIONS}; got {tuple(fusions)}")
+        hidden = max(int(channels * ratio), min_hidden)
+        self.pooling = pooling
+        if pooling == "att":
+            self.score = nn.Conv1d(channels, 1, 1)
+            self.temporal_gate = Gate("softmax", "temporal")
+        self.add = _transform(channels, hidden) if "channel_add" in fusions else None
+        if "channel_mul" in fusions:
+            self.mul = _transform(channels, hidden)
+            self.channel_gate = Gate("sigmoid", "channel")
+        else:
+            self.mul = None
+
+    def context(self, x: Tensor) -> Tensor:
+        """The (N, C) global context vector."""
+        if self.pooling == "avg":
+            return x.mean(dim=-1)
+        weights = self.temporal_gate(self.score(x))  # (N, 1, L), sums to 1 over time
+        return (x @ weights.transpose(-1, -2)).squeeze(-1)  # (N, C, L) @ (N, L, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        context = self.context(x)
+        out = x
+        if self.mul is not None:
+            out = out * self.channel_gate(self.mul(context).unsqueeze(-1))
+        if self.add is not None:
+            out = out + self.add(context).unsqueeze(-1)
+        return out

@@ -1,0 +1,163 @@
+"""The `sigattn` command line: parse, call one library function, print the result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sigattn.errors import SigattnError
+
+app = typer.Typer(
+    help="Attention-augmented 1D CNNs for vibration and ECG classification.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Attention-augmented 1D CNNs for vibration and ECG classification."""
+    if version:
+        from sigattn import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn a SigattnError into one red line on stderr and exit code 1."""
+    try:
+        yield
+    except SigattnError as error:
+        typer.secho(f"Error: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from None
+
+
+def _positive(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(f"expected a positive integer; got {value}")
+    return value
+
+
+@app.command()
+def blocks(
+    channels: Annotated[int, typer.Option(callback=_positive, help="Channels C of the (N, C, L) input.")] = 64,
+    length: Annotated[int, typer.Option(callback=_positive, help="Length L of the input, in samples.")] = 1024,
+    batch: Annotated[int, typer.Option(callback=_positive, help="Batch size N used for timing.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Print each attention block's parameters, FLOPs and forward time added over `none`."""
+    from sigattn.costs import block_costs
+
+    with _user_errors():
+        rows = block_costs(channels, length, batch)
+    if as_json:
+        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    table = Table(title=f"Attention blocks on input ({batch}, {channels}, {length}), CPU forward")
+    for column in ("block", "params added", "FLOPs added", "forward time added"):
+        table.add_column(column, justify="left" if column == "block" else "right")
+    for row in rows:
+        table.add_row(row.block, f"{row.params:,}", f"{row.flops:,}", f"{row.added_us:,.1f} µs")
+    console = Console()
+    console.print(table)
+    console.print("FLOPs: torch.utils.flop_counter (convolutions and matmuls; elementwise ops not counted).")
+
+
+data_app = typer.Typer(help="Describe and fetch datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("describe")
+def data_describe(
+    dataset: Annotated[Literal["synthetic", "cwru", "mitdb", "manifest"], typer.Argument(help="Dataset name.")],
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder holding the dataset [default: $SIGATTN_DATA_DIR].")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="Manifest CSV (path,label[,group][,fs]) for 'manifest'.")
+    ] = None,
+    scheme: Annotated[Literal["10class", "4class"], typer.Option(help="CWRU label scheme.")] = "10class",
+    load: Annotated[list[int] | None, typer.Option(help="CWRU motor load in HP (repeat for several).")] = None,
+    window: Annotated[int | None, typer.Option(help="Window length in samples [default: per dataset].")] = None,
+    stride: Annotated[int | None, typer.Option(help="Window stride in samples [default: per dataset].")] = None,
+    split: Annotated[
+        Literal["segment", "by-group", "inter-patient", "random"] | None,
+        typer.Option(help="Split strategy [default: per dataset]."),
+    ] = None,
+    allow_random: Annotated[bool, typer.Option(help="Permit the leaky 'random' split.")] = False,
+    cache: Annotated[bool, typer.Option(help="Use the on-disk cache of prepared windows.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Prepare a dataset and print its classes, rate, windows per class per split and the leakage audit."""
+    from sigattn.config import DataConfig
+    from sigattn.data.prepare import describe
+
+    spec: dict = {"dataset": dataset, "scheme": scheme, "cache": cache}
+    if data_dir is not None:
+        spec["data_dir"] = str(data_dir)
+    if manifest is not None:
+        spec["manifest"] = str(manifest)
+    if load:
+        spec["loads"] = list(load)
+    sizes = {k: v for k, v in (("length", window), ("stride", stride)) if v is not None}
+    if sizes:
+        spec["window"] = sizes
+    if split is not None or allow_random:
+        spec["split"] = {k: v for k, v in (("strategy", split), ("allow_random", allow_random)) if v is not None}
+    with _user_errors():
+        summary = describe(DataConfig.from_dict(spec))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    console = Console()
+    console.print(
+        f"[bold]{summary['dataset']}[/bold]: {len(summary['classes'])} classes, {summary['fs']:g} Hz, "
+        f"windows of {summary['window_length']} samples, input shape {tuple(summary['input_shape'])}"
+    )
+    table = Table(title="windows per class per split")
+    table.add_column("class")
+    splits = list(summary["windows"])
+    for name in splits:
+        table.add_column(name, justify="right")
+    for cls in summary["classes"]:
+        table.add_row(cls, *(f"{summary['windows'][s][cls]:,}" for s in splits))
+    table.add_row("total", *(f"{sum(summary['windows'][s].values()):,}" for s in splits), style="bold")
+    console.print(table)
+    audit = summary["audit"]
+    verdict = "passed" if audit["ok"] else "FAILED"
+    console.print(f"leakage audit ({audit['strategy']}): {verdict}")
+    for problem in audit["problems"]:
+        console.print(f"  - {problem}")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    dataset: Annotated[Literal["cwru", "mitdb"], typer.Argument(help="Dataset to download.")],
+    to: Annotated[Path, typer.Option(help="Folder to download into (files go to DIR/<dataset>/).")],
+) -> None:
+    """Download a dataset, verifying each file's SHA-256; rerun to resume or to skip valid files."""
+    from sigattn.data.fetch import fetch_cwru, fetch_mitdb
+
+    with _user_errors():
+        report = fetch_cwru(to) if dataset == "cwru" else fetch_mitdb(to)
+    typer.echo(report.summary())
+    typer.echo(f"export SIGATTN_DATA_DIR={to}")
+
+
+def main() -> None:
+    app()

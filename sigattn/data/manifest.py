@@ -1,0 +1,199 @@
+"""User recordings listed in a CSV manifest: `path,label[,group][,fs]`, one row per recording.
+
+Paths are relative to the manifest's folder. Formats, by extension:
+
+- `.csv`: one column per channel, one row per sample; a first row that is not all numbers
+  is taken as a header. Text in a later row is an error naming the line.
+- `.npy`: 1D (one channel) or 2D; the longer axis is time, so (C, T) and (T, C) both work
+  (a square array is read as (C, T)).
+- `.mat`: `rec.mat#key` names the variable (same shape rule as .npy); without `#key` the
+  file must hold exactly one numeric array.
+- WFDB: `rec.hea`, or `rec` without extension when `rec.hea` exists; all channels, fs from
+  the header.
+
+The rate comes from the `fs` column, else the file (WFDB), else `default_fs`; a column fs
+that disagrees with the file's is an error. `group` (what a split keeps whole) defaults to
+the path as written, without `#key`. Extra columns go into `Recording.meta`.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+import wfdb
+
+from sigattn.data.types import Recording
+from sigattn.errors import SigattnError
+
+REQUIRED = ("path", "label")
+FORMATS = ".csv, .npy, .mat[#key], WFDB (.hea or record name)"
+
+
+def _as_channels_first(x: np.ndarray, path: Path) -> np.ndarray:
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise SigattnError(f"{path}: expected a numeric array; got dtype {x.dtype}")
+    if x.ndim == 1:
+        x = x[None, :]
+    elif x.ndim == 2:
+        x = x.T if x.shape[0] > x.shape[1] else x
+    else:
+        raise SigattnError(f"{path}: expected a 1D or 2D array (channels x samples); got shape {x.shape}")
+    return x
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = [(n, row) for n, row in enumerate(csv.reader(f), start=1) if any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise SigattnError(f"{path}: could not read CSV: {e}") from None
+    if rows:
+        try:
+            [float(c) for c in rows[0][1]]
+        except ValueError:
+            rows = rows[1:]  # header row
+    if not rows:
+        raise SigattnError(f"{path}: no samples; expected one row per sample, one column per channel")
+    width = len(rows[0][1])
+    out = np.empty((len(rows), width), dtype=np.float64)
+    for i, (line, row) in enumerate(rows):
+        if len(row) != width:
+            raise SigattnError(f"{path} line {line}: {len(row)} columns; expected {width} like the first row")
+        try:
+            out[i] = [float(c) for c in row]
+        except ValueError:
+            raise SigattnError(f"{path} line {line}: expected numbers, got {','.join(row)[:60]!r}") from None
+    return out.T
+
+
+def _read_mat(path: Path, key: str | None) -> np.ndarray:
+    try:
+        data = scipy.io.loadmat(path, variable_names=None if key is None else [key])
+        if key is not None and key not in data:  # scipy stops quietly at a truncation: read it all
+            data = scipy.io.loadmat(path)
+    except NotImplementedError:
+        raise SigattnError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; re-save with -v7") from None
+    except Exception as e:
+        raise SigattnError(f"{path}: not a readable MAT file (truncated or corrupt?): {e}") from None
+    names = [k for k in data if not k.startswith("__")]
+    if key is None:
+        arrays = [k for k in names if isinstance(data[k], np.ndarray) and data[k].dtype.kind in "biuf"]
+        if len(arrays) != 1:
+            raise SigattnError(f"{path}: holds {len(arrays)} arrays ({', '.join(names)}); name one as {path.name}#KEY")
+        key = arrays[0]
+    if key not in data:
+        raise SigattnError(f"{path}: no variable {key!r}; available: {', '.join(names) or 'none'}")
+    return _as_channels_first(np.asarray(data[key]), path)
+
+
+def _read_wfdb(path: Path) -> tuple[np.ndarray, float]:
+    base = path.with_suffix("") if path.suffix == ".hea" else path
+    try:
+        rec = wfdb.rdrecord(str(base), physical=True)
+        x = np.asarray(rec.p_signal, dtype=np.float64).T
+    except Exception as e:
+        raise SigattnError(f"{base}.hea: could not read WFDB record (truncated or corrupt?): {e}") from None
+    if x.shape[1] != rec.sig_len:
+        raise SigattnError(f"{base}.hea: read {x.shape[1]} samples, header says {rec.sig_len}")
+    return x, float(rec.fs)
+
+
+def read_signal(path: Path, *, key: str | None = None) -> tuple[np.ndarray, float | None]:
+    """A (C, T) float32 signal from `path` and its fs when the format carries one (WFDB), else None."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    fs: float | None = None
+    if key is not None and suffix != ".mat":
+        raise SigattnError(f"{path}#{key}: a #key only applies to .mat files")
+    if suffix == ".hea" or (suffix not in (".csv", ".npy", ".mat") and path.with_suffix(".hea").is_file()):
+        if not path.with_suffix(".hea").is_file():
+            raise SigattnError(f"{path}: WFDB header not found")
+        x, fs = _read_wfdb(path)
+    elif not path.is_file():
+        raise SigattnError(f"{path}: file not found")
+    elif suffix == ".csv":
+        x = _read_csv(path)
+    elif suffix == ".npy":
+        try:
+            x = _as_channels_first(np.load(path, allow_pickle=False), path)
+        except SigattnError:
+            raise
+        except Exception as e:
+            raise SigattnError(f"{path}: not a readable .npy file (truncated or corrupt?): {e}") from None
+    elif suffix == ".mat":
+        x = _read_mat(path, key)
+    else:
+        raise SigattnError(f"{path}: unsupported format {suffix or '(none)'!r}; expected {FORMATS}")
+    if x.size == 0 or x.shape[-1] < 2:
+        raise SigattnError(f"{path}: empty signal {x.shape}; expected at least 1 channel and 2 samples")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise SigattnError(f"{path}: {int(bad.sum())} NaN/Inf samples (first at sample {int(np.argwhere(bad)[0, 1])})")
+    return np.ascontiguousarray(x, dtype=np.float32), fs
+
+
+def _row_fs(text: str, file_fs: float | None, default_fs: float | None, where: str) -> float:
+    if text.strip():
+        try:
+            fs = float(text)
+        except ValueError:
+            raise SigattnError(f"{where}: fs {text!r} is not a number") from None
+        if file_fs is not None and not np.isclose(fs, file_fs):
+            raise SigattnError(f"{where}: fs column says {fs} Hz but the file says {file_fs} Hz")
+    elif file_fs is not None:
+        fs = file_fs
+    elif default_fs is not None:
+        fs = float(default_fs)
+    else:
+        raise SigattnError(f"{where}: no sampling rate; add an fs column or pass a default fs")
+    if not (np.isfinite(fs) and fs > 0):
+        raise SigattnError(f"{where}: fs must be a positive number of Hz; got {fs}")
+    return fs
+
+
+def load_recordings(manifest_path: Path, *, default_fs: float | None = None) -> list[Recording]:
+    """Every recording listed in `manifest_path`, in manifest order."""
+    manifest_path = Path(manifest_path)
+    try:
+        with manifest_path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in reader.fieldnames or []]
+            rows = [(reader.line_num, row) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise SigattnError(f"{manifest_path}: could not read manifest: {e}") from None
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise SigattnError(
+            f"{manifest_path}: missing column(s) {', '.join(missing)}; header must be path,label[,group][,fs]"
+        )
+    recordings = []
+    for line, raw in rows:
+        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if not any(row.values()):
+            continue
+        where = f"{manifest_path} line {line}"
+        if not row["path"] or not row["label"]:
+            raise SigattnError(f"{where}: empty path or label")
+        rel, _, key = row["path"].partition("#")
+        path = Path(rel) if Path(rel).is_absolute() else manifest_path.parent / rel
+        try:
+            x, file_fs = read_signal(path, key=key or None)
+        except SigattnError as e:
+            raise SigattnError(f"{where}: {e}") from None
+        extra = {k: v for k, v in row.items() if k not in ("path", "label", "group", "fs")}
+        recordings.append(
+            Recording(
+                signal=x,
+                fs=_row_fs(row.get("fs", ""), file_fs, default_fs, where),
+                label=row["label"],
+                group=row.get("group") or rel,
+                source=str(path) + (f"#{key}" if key else ""),
+                meta={"path": rel, "key": key or None, "manifest_line": line, **extra},
+            )
+        )
+    if not recordings:
+        raise SigattnError(f"{manifest_path}: no recordings; expected rows of path,label[,group][,fs]")
+    return recordings

@@ -1,0 +1,221 @@
+"""Config -> model-ready train/val/test windows, audited for leakage and cached on disk.
+
+The cache key is the SHA-256 of the canonical JSON of everything that shapes the windows
+(dataset, data dir, label scheme, lead, beats, transforms, window, split) plus a format
+version; a second run with the same config loads one .npz instead of parsing and filtering.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sigattn.config import DataConfig
+from sigattn.data.paths import dataset_dir
+from sigattn.data.splits import (
+    DS1,
+    DS2,
+    AuditResult,
+    audit,
+    inter_patient_groups,
+    make_splits,
+    split_windows_by_group,
+)
+from sigattn.data.transforms import Pipeline
+from sigattn.data.types import SPLITS, Recording, Windows
+from sigattn.data.windows import with_x
+from sigattn.errors import SigattnError
+
+CACHE_ENV = "SIGATTN_CACHE_DIR"
+CACHE_FORMAT = 1
+_ARRAYS = ("x", "y", "groups", "sources", "starts", "features")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Audited train/val/test windows and what produced them."""
+
+    splits: dict[str, Windows]
+    classes: tuple[str, ...]
+    fs: float
+    audit: AuditResult
+    config: DataConfig
+    window_length: int
+    cache_path: Path | None = None
+    from_cache: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """Classes, sampling rate, window length, windows per class per split, audit result."""
+        return {
+            "dataset": self.config.dataset,
+            "classes": list(self.classes),
+            "fs": self.fs,
+            "window_length": self.window_length,
+            "input_shape": list(self.splits["train"].x.shape[1:]),
+            "windows": {name: w.class_counts() for name, w in self.splits.items()},
+            "audit": self.audit.to_dict(),
+            "from_cache": self.from_cache,
+        }
+
+
+def cache_dir() -> Path:
+    """`$SIGATTN_CACHE_DIR`, else `data/cache` under the working directory."""
+    return Path(os.environ.get(CACHE_ENV) or "data/cache").expanduser()
+
+
+def _data_path(cfg: DataConfig) -> str | None:
+    if cfg.dataset == "synthetic":
+        return None
+    if cfg.dataset == "manifest":
+        return str(Path(cfg.manifest).expanduser().resolve())
+    return str(dataset_dir(cfg.dataset, cfg.data_dir).resolve())
+
+
+def _fingerprint(path: str | None) -> str | None:
+    """Names, sizes and mtimes of the files under `path`, so added or changed files miss the cache."""
+    if path is None:
+        return None
+    root = Path(path)
+    cache = cache_dir().resolve()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    files = [p for p in files if cache not in p.resolve().parents]  # a cache inside the data dir
+    h = hashlib.sha256()
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.relative_to(root) if p != root else p.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cache_key(cfg: DataConfig) -> str:
+    """SHA-256 hex of the canonical JSON of the settings that shape the windows, the data files'
+    fingerprint and `CACHE_FORMAT` (bump it when preparation code changes its output)."""
+    d = cfg.to_dict()
+    d.pop("cache")
+    d["data_dir"] = _data_path(cfg)
+    d["data_files"] = _fingerprint(d["data_dir"])
+    d["transforms"] = Pipeline(cfg.transforms).to_config()
+    d["format"] = CACHE_FORMAT
+    return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _transform_records(recordings: list[Recording], pipeline: Pipeline) -> list[Recording]:
+    out = []
+    for rec in recordings:
+        signal, fs = pipeline.apply_record(rec.signal, rec.fs)
+        out.append(dataclasses.replace(rec, signal=np.asarray(signal, dtype=np.float32), fs=fs))
+    return out
+
+
+def _load_recordings(cfg: DataConfig) -> tuple[list[Recording], tuple[str, ...]]:
+    if cfg.dataset == "synthetic":
+        from sigattn.data import synthetic
+
+        s = cfg.synthetic
+        recs = synthetic.synthetic_recordings(n_per_class=s.n_per_class, seconds=s.seconds, fs=s.fs, seed=s.seed)
+        return recs, synthetic.CLASSES
+    if cfg.dataset == "cwru":
+        from sigattn.data import cwru
+
+        recs = cwru.load_recordings(Path(_data_path(cfg)), scheme=cfg.scheme, loads=cfg.loads)
+        return recs, tuple(cwru.classes(cfg.scheme))
+    from sigattn.data import manifest
+
+    recs = manifest.load_recordings(Path(cfg.manifest).expanduser())
+    return recs, tuple(sorted({r.label for r in recs}))
+
+
+def _mitdb_splits(cfg: DataConfig, pipeline: Pipeline) -> tuple[dict[str, Windows], int]:
+    from sigattn.data import mitdb
+
+    folder = Path(_data_path(cfg))
+    kw = {"lead": cfg.lead, "before": cfg.beat_before, "after": cfg.beat_after, "pipeline": pipeline}
+    ds1, ds2 = mitdb.load_beats(folder, DS1, **kw), mitdb.load_beats(folder, DS2, **kw)
+    group_split = inter_patient_groups(DS1, cfg.split.fractions[1], cfg.split.seed)
+    by_group = split_windows_by_group(ds1, group_split)
+    splits = {"train": by_group["train"], "val": by_group["val"], "test": ds2}
+    return splits, ds1.x.shape[-1]
+
+
+def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int]:
+    pipeline = Pipeline(cfg.transforms)
+    if cfg.dataset == "mitdb":
+        splits, length = _mitdb_splits(cfg, pipeline)
+    else:
+        recordings, classes = _load_recordings(cfg)
+        recordings = _transform_records(recordings, pipeline)
+        splits, length = make_splits(recordings, cfg.split, cfg.window, classes), cfg.window.length
+    out = {}
+    for name in SPLITS:
+        w = splits[name]
+        x = pipeline.apply_windows(w.x, w.fs) if len(w) else w.x
+        out[name] = with_x(w, np.ascontiguousarray(x, dtype=np.float32))
+    return out, length
+
+
+def _save(path: Path, splits: dict[str, Windows], length: int) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for name, w in splits.items():
+        for key in _ARRAYS:
+            value = getattr(w, key)
+            if value is not None:
+                arrays[f"{name}.{key}"] = value
+    first = splits["train"]
+    meta = {"classes": list(first.classes), "fs": first.fs, "window_length": length, "format": CACHE_FORMAT}
+    arrays["meta"] = np.array(json.dumps(meta))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(path: Path) -> tuple[dict[str, Windows], int]:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        classes, fs = tuple(meta["classes"]), float(meta["fs"])
+        splits = {}
+        for name in SPLITS:
+            a = {key: z[f"{name}.{key}"] if f"{name}.{key}" in z.files else None for key in _ARRAYS}
+            splits[name] = Windows(classes=classes, fs=fs, **a)
+    return splits, int(meta["window_length"])
+
+
+def prepare(cfg: DataConfig) -> Prepared:
+    """Load, filter, split, window and audit the data of `cfg`, through the on-disk cache."""
+    path = cache_dir() / f"{cfg.dataset}-{cache_key(cfg)[:24]}.npz" if cfg.cache else None
+    from_cache = False
+    if path is not None and path.is_file():
+        try:
+            splits, length = _load(path)
+            from_cache = True
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # unreadable or stale: rebuild below
+    if not from_cache:
+        splits, length = _build(cfg)
+        if path is not None:
+            _save(path, splits, length)
+    if from_cache and cfg.split.strategy == "random":
+        warnings.warn("random split: overlapping windows leak across splits", UserWarning, stacklevel=2)
+    result = audit(splits, cfg.split.strategy, length)
+    if not result.ok and cfg.split.strategy != "random":
+        raise SigattnError(f"leakage audit failed for split.strategy {cfg.split.strategy!r}: {result.problems[0]}")
+    first = splits["train"]
+    return Prepared(splits, first.classes, first.fs, result, cfg, length, path, from_cache)
+
+
+def describe(cfg: DataConfig) -> dict[str, Any]:
+    """`prepare(cfg).summary()`."""
+    return prepare(cfg).summary()

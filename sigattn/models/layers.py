@@ -1,0 +1,67 @@
+"""Pieces every backbone shares: block-per-stage names, length arithmetic, the head."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from sigattn.errors import SigattnError
+
+BlockChoice = str | Sequence[str]
+
+
+def blocks_per_stage(block: BlockChoice, stages: int) -> list[str]:
+    """One block name per stage: a single name is used for every stage."""
+    if isinstance(block, str):
+        return [block] * stages
+    names = list(block)
+    if len(names) != stages:
+        raise SigattnError(f"block: got {len(names)} names for {stages} stages; give one name or {stages}")
+    return names
+
+
+def conv_length(length: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Output length of a Conv1d (dilation 1)."""
+    return (length + 2 * padding - kernel) // stride + 1
+
+
+def pool_length(length: int, kernel: int = 2, stride: int = 2) -> int:
+    """Output length of MaxPool1d(kernel, stride, ceil_mode=True) without padding."""
+    out = math.ceil((length - kernel) / stride) + 1
+    if (out - 1) * stride >= length:
+        out -= 1
+    return max(out, 0)
+
+
+def smallest_valid_length(lengths_for, limit: int = 1 << 16) -> int:
+    """The shortest input for which every stage keeps at least one sample."""
+    for length in range(1, limit):
+        if min(lengths_for(length)) >= 1:
+            return length
+    raise SigattnError(f"this backbone accepts no input shorter than {limit} samples")
+
+
+def check_length(length: int, minimum: int, name: str) -> None:
+    if length < minimum:
+        raise SigattnError(f"backbone {name!r} needs windows of at least {minimum} samples; got {length}")
+
+
+class Head(nn.Module):
+    """Adaptive average pool to `pooled` steps, optional hidden layer, dropout, linear."""
+
+    def __init__(self, channels: int, num_classes: int, *, pooled: int = 1, hidden: int = 0, dropout: float = 0.0):
+        super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise SigattnError(f"dropout must be in [0, 1); got {dropout}")
+        features = channels * pooled
+        layers: list[nn.Module] = [nn.AdaptiveAvgPool1d(pooled), nn.Flatten()]
+        if hidden:
+            layers += [nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
+            features = hidden
+        layers += [nn.Dropout(dropout), nn.Linear(features, num_classes)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)

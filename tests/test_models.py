@@ -1,0 +1,117 @@
+import io
+import warnings
+
+import pytest
+import torch
+
+from sigattn.blocks import BLOCKS, capture_gates
+from sigattn.errors import SigattnError
+from sigattn.models import BACKBONES, create_model
+
+COMBOS = [(b, k) for b in sorted(BACKBONES) for k in sorted(BLOCKS)]
+
+
+def build(backbone: str, block: str, channels: int = 2, classes: int = 5):
+    torch.manual_seed(0)
+    return create_model(backbone, channels, classes, block=block)
+
+
+@pytest.mark.parametrize(("backbone", "block"), COMBOS)
+def test_output_shape_for_many_lengths(backbone, block):
+    model = build(backbone, block).eval()
+    for n, length in [(1, model.min_length), (3, model.min_length + 1), (2, 777), (4, 2048)]:
+        assert model(torch.randn(n, 2, length)).shape == (n, 5)
+
+
+@pytest.mark.parametrize("backbone", ["cnn", "resnet"])
+def test_accepts_a_single_sample(backbone):
+    model = build(backbone, "cbam").eval()
+    assert model.min_length == 1
+    assert model(torch.randn(2, 2, 1)).shape == (2, 5)
+
+
+def test_too_short_input_names_the_minimum():
+    model = build("wdcnn", "se").eval()
+    with pytest.raises(SigattnError, match=f"at least {model.min_length} samples; got 100"):
+        model(torch.randn(1, 2, 100))
+
+
+@pytest.mark.parametrize(("backbone", "block"), COMBOS)
+def test_gradients_reach_every_parameter(backbone, block):
+    model = build(backbone, block).train()
+    model(torch.randn(4, 2, 1024)).logsumexp(dim=1).mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize(("backbone", "block"), COMBOS)
+def test_eval_deterministic_and_state_dict_round_trip(backbone, block):
+    model = build(backbone, block)
+    model.train()
+    model(torch.randn(8, 2, 1024))  # move BN statistics away from their initial values
+    model.eval()
+    x = torch.randn(3, 2, 1024)
+    first = model(x)
+    torch.testing.assert_close(model(x), first, rtol=0, atol=0)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    clone = create_model(backbone, 2, 5, block=block)
+    clone.load_state_dict(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True))
+    torch.testing.assert_close(clone.eval()(x), first, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(("backbone", "block"), COMBOS)
+def test_torch_export_and_onnx_match_eager(backbone, block):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model = build(backbone, block).eval()
+    x = torch.randn(2, 2, 1024)
+    expected = model(x)
+    exported = torch.export.export(model, (x,))
+    torch.testing.assert_close(exported.module()(x), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (x,), dynamo=True, verbose=False)
+    session = onnxruntime.InferenceSession(program.model_proto.SerializeToString())
+    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    torch.testing.assert_close(torch.from_numpy(out), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_stage_lengths_match_the_gates(backbone):
+    model = build(backbone, "cbam").eval()
+    with capture_gates(model) as gates:
+        model(torch.randn(1, 2, 2048))
+    temporal = [g.shape[-1] for name, g in gates.items() if name.endswith("temporal_gate")]
+    lengths = model.stage_lengths(2048)
+    expected = lengths[:-1] if backbone != "resnet" else lengths[1:]
+    assert temporal == expected
+
+
+def test_block_per_stage():
+    model = create_model("cnn", 1, 3, block=["none", "se", "eca", "cbam"])
+    kinds = [type(stage.attn).__name__ for stage in model.stages]
+    assert kinds == ["NoAttention", "SqueezeExcite", "EfficientChannelAttention", "CBAM"]
+    with pytest.raises(SigattnError, match="got 2 names for 4 stages"):
+        create_model("cnn", 1, 3, block=["se", "eca"])
+
+
+def test_wdcnn_reproduces_published_layout():
+    model = create_model("wdcnn", 1, 10)
+    first = model.stages[0].conv
+    assert (first.kernel_size, first.stride, first.out_channels) == ((64,), (16,), 16)
+    assert [s.conv.out_channels for s in model.stages] == [16, 32, 64, 64, 64]
+    assert [s.conv.kernel_size[0] for s in model.stages[1:]] == [3, 3, 3, 3]
+    assert model.stage_lengths(2048)[-1] == 3  # 64 x 3 features into the 100-unit layer
+    assert model.head.layers[2].in_features == 192 and model.head.layers[2].out_features == 100
+
+
+def test_residual_variant_puts_attention_on_the_branch():
+    model = create_model("resnet", 1, 3, block="se", depth=2)
+    unit = model.stages[1][0]
+    assert type(unit.attn).__name__ == "SqueezeExcite" and not isinstance(unit.shortcut, torch.nn.Identity)
+    assert len(model.stages[1]) == 2
+
+
+def test_unknown_backbone_lists_the_choices():
+    with pytest.raises(SigattnError, match="expected one of: cnn, resnet, wdcnn"):
+        create_model("vgg", 1, 3)

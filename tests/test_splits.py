@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+
+from sigattn.config import SplitConfig, WindowConfig
+from sigattn.data.splits import (
+    DS1,
+    DS2,
+    PACED,
+    audit,
+    inter_patient_groups,
+    make_splits,
+    split_windows_by_group,
+)
+from sigattn.data.types import Recording, Windows
+from sigattn.data.windows import take
+from sigattn.errors import SigattnError
+
+WINDOW = WindowConfig(length=64, stride=32)
+
+
+def recordings(n_groups: int = 6, per_group: int = 2, samples: int = 2000) -> list[Recording]:
+    rng = np.random.default_rng(0)
+    return [
+        Recording(
+            rng.normal(size=(1, samples)).astype(np.float32),
+            1000.0,
+            ("x", "y")[g % 2],
+            f"g{g}",
+            f"g{g}-r{r}",
+        )
+        for g in range(n_groups)
+        for r in range(per_group)
+    ]
+
+
+def windows(source: str, group: str, starts: list[int]) -> Windows:
+    n = len(starts)
+    return Windows(
+        x=np.zeros((n, 1, 64), np.float32),
+        y=np.zeros(n, np.int64),
+        classes=("x",),
+        groups=np.full(n, group),
+        sources=np.full(n, source),
+        starts=np.array(starts, np.int64),
+        fs=1000.0,
+    )
+
+
+def test_clean_segment_split_passes_the_audit():
+    splits = make_splits(recordings(), SplitConfig("segment"), WINDOW, ("x", "y"))
+    result = audit(splits, "segment", WINDOW.length)
+    assert result.ok and result.problems == [] and result.to_dict()["ok"] is True
+    for w in splits.values():
+        assert set(w.class_counts().values()) != {0}
+    # The guard gap: the last train window ends at least one window before the first val window.
+    tr, va = splits["train"], splits["val"]
+    src = tr.sources[0]
+    assert va.starts[va.sources == src].min() - (tr.starts[tr.sources == src].max() + 64) >= 64
+
+
+def test_audit_catches_overlapping_windows_of_one_recording():
+    planted = {
+        "train": windows("rec", "g", [0, 32, 64, 96]),
+        "val": windows("rec", "g", [300]),
+        "test": windows("rec", "g", [140, 500]),  # 140 < 96 + 64: overlaps the last train window
+    }
+    result = audit(planted, "segment", 64)
+    assert not result.ok
+    assert any("rec" in p and "test" in p and "train" in p for p in result.problems)
+    planted["test"] = windows("rec", "g", [160, 500])  # touching (96 + 64 = 160) is not overlapping
+    assert audit(planted, "segment", 64).ok
+
+
+def test_audit_catches_a_group_in_two_splits():
+    splits = make_splits(recordings(), SplitConfig("by-group"), WINDOW, ("x", "y"))
+    assert audit(splits, "by-group", 64).ok
+    leaked = dict(splits)
+    # A different recording of a train group moved to test: no sample overlap, but the group crosses.
+    train = splits["train"]
+    group = train.groups[0]
+    moved = take(train, (train.groups == group) & (train.sources != train.sources[0]))
+    leaked["train"] = take(train, train.sources == train.sources[0])
+    leaked["test"] = moved
+    result = audit(leaked, "by-group", 64)
+    assert not result.ok and any(f"group {group}" in p for p in result.problems)
+    assert audit(leaked, "segment", 64).ok  # segment allows groups in every split
+
+
+def test_by_group_keeps_groups_whole_and_is_seeded():
+    a = make_splits(recordings(), SplitConfig("by-group", seed=3), WINDOW, ("x", "y"))
+    b = make_splits(recordings(), SplitConfig("by-group", seed=3), WINDOW, ("x", "y"))
+    for name in a:
+        np.testing.assert_array_equal(a[name].sources, b[name].sources)
+    seen = [set(w.groups.tolist()) for w in a.values()]
+    assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+
+
+def test_by_group_explicit_mapping():
+    mapping = {"train": ["g0", "g1", "g2", "g3"], "val": ["g4"], "test": ["g5"]}
+    s = make_splits(recordings(), SplitConfig("by-group", groups=mapping), WINDOW, ("x", "y"))
+    assert set(s["test"].groups.tolist()) == {"g5"}
+    with pytest.raises(SigattnError, match="does not place group"):
+        make_splits(recordings(), SplitConfig("by-group", groups={"train": ["g0"]}), WINDOW, ("x", "y"))
+    with pytest.raises(SigattnError, match="in both"):
+        bad = {"train": ["g0", "g1", "g2", "g3", "g4"], "val": ["g4"], "test": ["g5"]}
+        make_splits(recordings(), SplitConfig("by-group", groups=bad), WINDOW, ("x", "y"))
+
+
+def test_random_needs_the_flag_and_warns():
+    with pytest.raises(SigattnError, match="allow_random"):
+        make_splits(recordings(), SplitConfig("random"), WINDOW, ("x", "y"))
+    with pytest.warns(UserWarning, match="leak"):
+        s = make_splits(recordings(), SplitConfig("random", allow_random=True), WINDOW, ("x", "y"))
+    assert not audit(s, "random", 64).ok  # overlapping windows do leak
+
+
+def test_segment_too_short_recording_says_how_long_it_must_be():
+    with pytest.raises(SigattnError, match=r"g0-r0: 300 samples is too short .* at least"):
+        make_splits(recordings(samples=300), SplitConfig("segment"), WINDOW, ("x", "y"))
+
+
+def test_inter_patient_record_lists_and_assignment():
+    assert len(DS1) == len(DS2) == 22 and not set(DS1) & set(DS2) and not set(PACED) & set(DS1 + DS2)
+    mapping = inter_patient_groups(DS1 + DS2, 0.15, seed=0)
+    assert {r for r, s in mapping.items() if s == "test"} == set(DS2)
+    val = {r for r, s in mapping.items() if s == "val"}
+    assert val < set(DS1) and len(val) == 3
+    assert inter_patient_groups(DS1 + DS2, 0.15, seed=0) == mapping
+    with pytest.raises(SigattnError, match="neither DS1 nor DS2"):
+        inter_patient_groups(["102"], 0.15, 0)
+
+
+def test_inter_patient_audit_checks_the_record_lists():
+    beats = windows("101", "101", [0, 100, 200])
+    good = split_windows_by_group(beats, {"101": "train"})
+    good["test"] = windows("100", "100", [0, 100])
+    assert audit(good, "inter-patient", 64).ok
+    good["test"] = windows("106", "106", [0])
+    result = audit(good, "inter-patient", 64)
+    assert not result.ok and "record 106 is in test but not in DS2" in result.problems
