@@ -149,12 +149,21 @@ def _print_summary(summary: dict) -> None:
 def data_fetch(
     dataset: Annotated[Literal["cwru", "mitdb"], typer.Argument(help="Dataset to download.")],
     to: Annotated[Path, typer.Option(help="Folder to download into (files go to DIR/<dataset>/).")],
+    only: Annotated[
+        list[str] | None, typer.Option(help="Only this CWRU file number or MIT-BIH record (repeatable).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="A mirror to download from instead of CWRU's server or PhysioNet.")
+    ] = None,
 ) -> None:
     """Download a dataset, verifying each file's SHA-256; rerun to resume or to skip valid files."""
-    from sigattn.data.fetch import fetch_cwru, fetch_mitdb
+    from sigattn.data.fetch import CWRU_URL, fetch_cwru, fetch_mitdb
 
     with _user_errors():
-        report = fetch_cwru(to) if dataset == "cwru" else fetch_mitdb(to)
+        if dataset == "cwru":
+            report = fetch_cwru(to, base_url=base_url or CWRU_URL, files=only or None)
+        else:
+            report = fetch_mitdb(to, base_url=base_url, records=only or None)
     typer.echo(report.summary())
     typer.echo(f"export SIGATTN_DATA_DIR={to}")
 

@@ -8,9 +8,7 @@ import os
 import re
 import shutil
 import socket
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,62 +19,6 @@ from sigattn.errors import SigattnError
 
 DATA_DIR = os.environ.get("SIGATTN_DATA_DIR")
 needs_data = pytest.mark.skipif(not DATA_DIR, reason="set SIGATTN_DATA_DIR to a folder with cwru/ and mitdb/")
-
-
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files, plus `Range: bytes=N-` (unless the server's `honor_range` is False).
-
-    With `cut_after` set, a full GET promises the whole file but sends only that many bytes.
-    """
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        wanted = self.headers.get("Range")
-        self.server.seen.append((self.path, wanted))
-        path = Path(self.translate_path(self.path))
-        match = re.fullmatch(r"bytes=(\d+)-", wanted or "")
-        if self.server.cut_after and not wanted and path.is_file():
-            data = path.read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data[: self.server.cut_after])
-            return
-        if not (match and self.server.honor_range and path.is_file()):
-            super().do_GET()
-            return
-        data, start = path.read_bytes(), int(match.group(1))
-        if start >= len(data):
-            self.send_response(416)
-            self.send_header("Content-Range", f"bytes */{len(data)}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(206)
-        self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        self.wfile.write(data[start:])
-
-
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[http.server.ThreadingHTTPServer]:
-    """A server for `tmp_path/srv`; `.url` is its base URL, `.seen` the (path, Range) of each GET."""
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
-    root = tmp_path / "srv"
-    root.mkdir()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(RangeHandler, directory=str(root)))
-    httpd.seen, httpd.honor_range, httpd.cut_after, httpd.root = [], True, 0, root
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
