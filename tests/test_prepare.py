@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -136,3 +137,23 @@ def test_cache_key_changes_when_data_files_change(tmp_path, monkeypatch):
     assert prep.cache_key(cfg) == before
     (tmp_path / "cwru" / "97.mat").write_bytes(b"normal")
     assert prep.cache_key(cfg) != before
+
+
+def test_manifest_cache_misses_when_a_listed_file_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    rows = ["path,label,fs"]
+    for i, label in enumerate(["a", "b", "a", "b"]):
+        np.save(tmp_path / f"r{i}.npy", rng.standard_normal(4000).astype(np.float32))
+        rows.append(f"r{i}.npy,{label},1000")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    cfg = DataConfig.from_dict(
+        {"dataset": "manifest", "manifest": str(tmp_path / "m.csv"), "window": {"length": 256, "stride": 256}}
+    )
+    first = prep.prepare(cfg)
+    assert prep.prepare(cfg).from_cache
+    np.save(tmp_path / "r0.npy", rng.standard_normal(4000).astype(np.float32))
+    os.utime(tmp_path / "r0.npy", ns=(1, 1))  # a different mtime even on coarse clocks
+    changed = prep.prepare(cfg)
+    assert not changed.from_cache
+    assert not np.array_equal(changed.splits["train"].x, first.splits["train"].x)

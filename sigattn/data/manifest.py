@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.io
@@ -154,14 +155,24 @@ def _row_fs(text: str, file_fs: float | None, default_fs: float | None, where: s
     return fs
 
 
-def load_recordings(manifest_path: Path, *, default_fs: float | None = None) -> list[Recording]:
-    """Every recording listed in `manifest_path`, in manifest order."""
+class ManifestRow(NamedTuple):
+    """One non-empty manifest row: where it is, its cleaned fields, the file and the MAT key."""
+
+    where: str
+    line: int
+    fields: dict[str, str]
+    path: Path
+    key: str | None
+
+
+def read_rows(manifest_path: Path) -> list[ManifestRow]:
+    """The non-empty rows of a manifest, with each path resolved against the manifest's folder."""
     manifest_path = Path(manifest_path)
     try:
         with manifest_path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = [h.strip() for h in reader.fieldnames or []]
-            rows = [(reader.line_num, row) for row in reader]
+            raw_rows = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise SigattnError(f"{manifest_path}: could not read manifest: {e}") from None
     missing = [c for c in REQUIRED if c not in header]
@@ -169,8 +180,8 @@ def load_recordings(manifest_path: Path, *, default_fs: float | None = None) -> 
         raise SigattnError(
             f"{manifest_path}: missing column(s) {', '.join(missing)}; header must be path,label[,group][,fs]"
         )
-    recordings = []
-    for line, raw in rows:
+    rows = []
+    for line, raw in raw_rows:
         row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         if not any(row.values()):
             continue
@@ -179,21 +190,30 @@ def load_recordings(manifest_path: Path, *, default_fs: float | None = None) -> 
             raise SigattnError(f"{where}: empty path or label")
         rel, _, key = row["path"].partition("#")
         path = Path(rel) if Path(rel).is_absolute() else manifest_path.parent / rel
+        rows.append(ManifestRow(where, line, {**row, "path": rel}, path, key or None))
+    if not rows:
+        raise SigattnError(f"{manifest_path}: no recordings; expected rows of path,label[,group][,fs]")
+    return rows
+
+
+def load_recordings(manifest_path: Path, *, default_fs: float | None = None) -> list[Recording]:
+    """Every recording listed in `manifest_path`, in manifest order."""
+    recordings = []
+    for row in read_rows(manifest_path):
         try:
-            x, file_fs = read_signal(path, key=key or None)
+            x, file_fs = read_signal(row.path, key=row.key)
         except SigattnError as e:
-            raise SigattnError(f"{where}: {e}") from None
-        extra = {k: v for k, v in row.items() if k not in ("path", "label", "group", "fs")}
+            raise SigattnError(f"{row.where}: {e}") from None
+        fields = row.fields
+        extra = {k: v for k, v in fields.items() if k not in ("path", "label", "group", "fs")}
         recordings.append(
             Recording(
                 signal=x,
-                fs=_row_fs(row.get("fs", ""), file_fs, default_fs, where),
-                label=row["label"],
-                group=row.get("group") or rel,
-                source=str(path) + (f"#{key}" if key else ""),
-                meta={"path": rel, "key": key or None, "manifest_line": line, **extra},
+                fs=_row_fs(fields.get("fs", ""), file_fs, default_fs, row.where),
+                label=fields["label"],
+                group=fields.get("group") or fields["path"],
+                source=str(row.path) + (f"#{row.key}" if row.key else ""),
+                meta={"path": fields["path"], "key": row.key, "manifest_line": row.line, **extra},
             )
         )
-    if not recordings:
-        raise SigattnError(f"{manifest_path}: no recordings; expected rows of path,label[,group][,fs]")
     return recordings

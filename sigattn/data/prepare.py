@@ -80,18 +80,29 @@ def _data_path(cfg: DataConfig) -> str | None:
     return str(dataset_dir(cfg.dataset, cfg.data_dir).resolve())
 
 
-def _fingerprint(path: str | None) -> str | None:
-    """Names, sizes and mtimes of the files under `path`, so added or changed files miss the cache."""
+def _files_of(cfg: DataConfig, path: str) -> list[tuple[str, Path]]:
+    """The files whose content shapes the windows, named relative to `path`."""
+    root = Path(path)
+    if cfg.dataset == "manifest":
+        from sigattn.data.manifest import read_rows
+
+        files = [root]
+        for row in read_rows(root):
+            files += [p for p in (row.path, row.path.with_suffix(".hea"), row.path.with_suffix(".dat")) if p.is_file()]
+        return [(str(p), p) for p in files]
+    cache = cache_dir().resolve()
+    files = sorted(p for p in root.rglob("*") if p.is_file() and cache not in p.resolve().parents)
+    return [(str(p.relative_to(root)), p) for p in files]
+
+
+def _fingerprint(cfg: DataConfig, path: str | None) -> str | None:
+    """Names, sizes and mtimes of the data files, so added or changed files miss the cache."""
     if path is None:
         return None
-    root = Path(path)
-    cache = cache_dir().resolve()
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    files = [p for p in files if cache not in p.resolve().parents]  # a cache inside the data dir
     h = hashlib.sha256()
-    for p in files:
+    for name, p in _files_of(cfg, path):
         st = p.stat()
-        h.update(f"{p.relative_to(root) if p != root else p.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        h.update(f"{name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -101,7 +112,7 @@ def cache_key(cfg: DataConfig) -> str:
     d = cfg.to_dict()
     d.pop("cache")
     d["data_dir"] = _data_path(cfg)
-    d["data_files"] = _fingerprint(d["data_dir"])
+    d["data_files"] = _fingerprint(cfg, d["data_dir"])
     d["transforms"] = Pipeline(cfg.transforms).to_config()
     d["format"] = CACHE_FORMAT
     return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
