@@ -20,6 +20,18 @@ from sigattn.costs import backbone_costs
 TARGETS = {"eca": 10.0, "se": 10.0, "gc": 25.0, "cbam": 25.0}
 
 
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else what platform reports."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", nargs="+", default=["cnn", "resnet", "wdcnn"])
@@ -49,10 +61,11 @@ def main() -> None:
         )
     meta = {
         "device": args.device,
-        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor(),
+        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else cpu_name(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "length": args.length,
+        "wdcnn_length": max(args.length, 2048),
         "batch": args.batch,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ app = typer.Typer(
     help="Attention-augmented 1D CNNs for vibration and ECG classification.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # help texts contain literal [default: ...] brackets
 )
 
 

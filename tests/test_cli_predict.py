@@ -1,0 +1,101 @@
+"""`sigattn predict` on files and folders, from a local checkpoint: rows, formats and refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+from typer.testing import CliRunner
+
+from sigattn.cli import app
+from sigattn.config import load_config
+from sigattn.data.prepare import prepare
+from sigattn.training import fit
+
+runner = CliRunner()
+SMALL = [
+    "data.synthetic.n_per_class=3",
+    "data.synthetic.seconds=1.0",
+    "data.window.length=256",
+    "data.window.stride=128",
+    "model.widths=[8,8,8,8]",
+    "train.epochs=1",
+    "train.quiet=true",
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("model")
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIGATTN_CACHE_DIR", str(root / "cache"))
+        cfg = load_config(None, [*SMALL, f"train.checkpoint_dir={root / 'ckpt'}"])
+        return fit(cfg, prepare(cfg.data), progress=False).best_checkpoint
+
+
+def predict(*args: str):
+    return runner.invoke(app, ["predict", *map(str, args)])
+
+
+def test_csv_to_stdout_has_a_row_per_window(checkpoint, tmp_path):
+    np.savetxt(tmp_path / "a.csv", np.random.default_rng(0).standard_normal(1000), delimiter=",")
+    result = predict(checkpoint, tmp_path / "a.csv")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "file,start,time_s,predicted,p_Normal,p_IR,p_B,p_OR"
+    assert len(lines) - 1 == (1000 - 256) // 128 + 1
+    probs = [float(v) for v in lines[1].split(",")[4:]]
+    assert abs(sum(probs) - 1) < 1e-4
+
+
+def test_folder_with_mixed_files_predicts_signals_and_reports_the_rest(checkpoint, tmp_path):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    np.save(folder / "a.npy", rng.standard_normal(600).astype(np.float32))
+    scipy.io.savemat(folder / "b.mat", {"X": rng.standard_normal(700)})
+    (folder / "notes.txt").write_text("not a signal")
+    result = predict(checkpoint, folder, "--out", tmp_path / "p.json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "p.json").read_text())
+    assert {Path(r["file"]).name for r in rows} == {"a.npy", "b.mat"}
+    assert "skipped" in result.output and "notes.txt" in result.output
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "message"),
+    [
+        (lambda p: np.save(p / "x.npy", np.zeros((2, 900), np.float32)), [], "2 channel(s); the model expects 1"),
+        (lambda p: np.save(p / "x.npy", np.zeros(100, np.float32)), [], "shorter than one window of 256"),
+        (lambda p: np.save(p / "x.npy", np.full(900, np.nan, np.float32)), [], "NaN/Inf"),
+        (lambda p: np.save(p / "x.npy", np.zeros(900, np.float32)), ["--fs", "1000"], "the model expects 12000 Hz"),
+        (lambda p: (p / "x.npy").write_bytes(b"\x93NUMPY garbage"), [], "x.npy"),
+        (lambda p: None, [], "no such file"),
+    ],
+)
+def test_bad_inputs_fail_in_one_line_and_write_nothing(checkpoint, tmp_path, make, extra, message):
+    make(tmp_path)
+    result = predict(checkpoint, tmp_path / "x.npy", "--out", tmp_path / "out.csv", *extra)
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists() and not list(tmp_path.glob(".out.csv*"))
+
+
+def test_every_option_of_every_command_has_help():
+    import typer.main
+
+    def walk(command, path=()):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, (*path, name))
+
+    for path, command in walk(typer.main.get_command(app)):
+        for param in command.params:
+            if param.param_type_name == "option" and param.name != "help":
+                assert param.help, f"sigattn {' '.join(path)} {param.opts[0]} has no help text"
