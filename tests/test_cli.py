@@ -105,3 +105,20 @@ def test_data_fetch_unreachable_server_is_one_line(tmp_path):
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Error:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x93NUMPY\x01\x00truncated", "rec.npy"),
+        (None, "rec.npy: file not found"),
+    ],
+)
+def test_data_describe_bad_manifest_file_is_one_line(tmp_path, monkeypatch, content, message):
+    monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
+    if content is not None:
+        (tmp_path / "rec.npy").write_bytes(content)
+    (tmp_path / "m.csv").write_text("path,label,fs\nrec.npy,a,1000\n")
+    result = run("data", "describe", "manifest", "--manifest", str(tmp_path / "m.csv"))
+    assert result.exit_code == 1 and message in result.output and "line 2" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
