@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -192,6 +193,18 @@ def _overrides(pairs: list[tuple[str, object]], sets: list[str] | None) -> list[
 SetOption = Annotated[
     list[str] | None, typer.Option("--set", help="Override a config key, e.g. --set train.epochs=30 (repeatable).")
 ]
+
+
+def _positive_rate(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"expected a positive rate in Hz; got {value}")
+    return value
+
+
+FsOption = Annotated[
+    float | None,
+    typer.Option(callback=_positive_rate, help="Sampling rate of inputs that do not carry one (CSV/NPY/MAT), in Hz."),
+]
 TrackingUriOption = Annotated[
     str | None, typer.Option(help="MLflow tracking URI [default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db].")
 ]
@@ -350,16 +363,12 @@ def predict(
     fmt: Annotated[
         Literal["csv", "json"] | None, typer.Option("--format", help="Output format [default: from --out, else csv].")
     ] = None,
-    fs: Annotated[
-        float | None, typer.Option(help="Sampling rate of inputs that do not carry one (CSV/NPY/MAT).")
-    ] = None,
+    fs: FsOption = None,
     tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Predict every window of the input files with the model's own transforms and windowing."""
-    from sigattn.inference import format_predictions, predict_files, write_text_atomically
+    from sigattn.inference import format_predictions, predict_files, write_atomically
 
-    if fs is not None and fs <= 0:
-        raise typer.BadParameter(f"expected a positive rate in Hz; got {fs}", param_hint="--fs")
     fmt = fmt or ("json" if out.lower().endswith(".json") else "csv")
     with _user_errors():
         net, meta, _ = _load_model(model, tracking_uri)
@@ -368,11 +377,80 @@ def predict(
         if out == "-":
             typer.echo(text, nl=False)
         else:
-            write_text_atomically(Path(out), text)
+            write_atomically(Path(out), text)
     for path in predictions.skipped:
         typer.secho(f"skipped {path}: not a signal file", err=True)
     if out != "-":
         typer.echo(f"wrote {len(predictions.rows)} predictions to {out}", err=True)
+
+
+@app.command()
+def explain(
+    model: Annotated[str, typer.Argument(help="Run id, runs:/<id>, models:/<name>/<version> or a checkpoint file.")],
+    inputs: Annotated[
+        list[str] | None, typer.Argument(help="Files or folders to explain [default: the model's own data split].")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the overlay PNGs and maps.json.")] = Path("explain"),
+    class_name: Annotated[
+        str | None, typer.Option("--class", help="Only this class (true class for a split, predicted for files).")
+    ] = None,
+    limit: Annotated[int, typer.Option(callback=_positive, help="At most this many windows per class.")] = 4,
+    stage: Annotated[int | None, typer.Option(help="Only this stage (0-based) [default: every stage].")] = None,
+    split: Annotated[Literal["test", "val", "train"], typer.Option(help="Split to explain without INPUT.")] = "test",
+    scores: Annotated[
+        bool, typer.Option("--scores", help="Also compute the interpretability scores (needs a labelled split).")
+    ] = False,
+    fs: FsOption = None,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Draw what the model attends to on chosen windows; with --scores, measure whether it matters."""
+    from sigattn.config import load_config, run_name
+    from sigattn.data.manifest import read_signal
+    from sigattn.data.prepare import prepare
+    from sigattn.explain import Selection, explain_windows
+    from sigattn.inference import input_files, windows_for_model
+    from sigattn.interpret import score_windows
+
+    if scores and inputs:
+        raise typer.BadParameter("scores need labelled windows: leave out INPUT to use the model's data split")
+    selection = Selection(class_name, limit, stage)
+    skipped: list[str] = []
+    with _user_errors():
+        net, meta, _ = _load_model(model, tracking_uri)
+        cfg = load_config(meta["config"])
+        title = run_name(cfg, len(meta["classes"]))
+        if inputs:
+            files, skipped = input_files(inputs)
+            parts, names = [], []
+            for name in files:
+                path, _, key = name.partition("#")
+                signal, file_fs = read_signal(Path(path), key=key or None)
+                x, starts = windows_for_model(signal, file_fs or fs, meta, name)
+                parts.append(x)
+                names += [f"{Path(path).name}@{start}" for start in starts]
+            x, labels = np.concatenate(parts), None
+        else:
+            prepared = prepare(cfg.data)
+            windows = prepared.splits[split]
+            x, labels = windows.x, windows.y
+            names = [
+                f"{Path(str(src)).stem}@{start}" for src, start in zip(windows.sources, windows.starts, strict=True)
+            ]
+        written = explain_windows(net, x, labels, names, meta, out, selection, title=title)
+        results = None
+        if scores:
+            before = (meta.get("beat") or {}).get("before")
+            results = score_windows(net, windows, dataset=meta["dataset"], before=before)
+    for path in skipped:
+        typer.secho(f"skipped {path}: not a signal file", err=True)
+    typer.echo(f"wrote {len(written) - 1} overlay plot(s) and maps.json to {out}")
+    if results is not None:
+        table = Table(title=f"interpretability scores ({split} split)")
+        table.add_column("score")
+        table.add_column("value", justify="right")
+        for key, value in results.items():
+            table.add_row(key, f"{value:.4f}")
+        Console().print(table)
 
 
 def main() -> None:

@@ -120,8 +120,8 @@ def format_predictions(predictions: Predictions, fmt: str) -> str:
     return buffer.getvalue()
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename: never a half-written file."""
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename: never a half-written file."""
     path = Path(path)
     if not path.parent.is_dir():
         raise SigattnError(f"{path}: folder {path.parent} does not exist")
@@ -130,8 +130,8 @@ def write_text_atomically(path: Path, text: str) -> None:
     except OSError as error:
         raise SigattnError(f"{path}: cannot write there ({error.strerror})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)

@@ -91,13 +91,15 @@ def check_store(uri: str) -> None:
 def _global_tracking_uri(uri: str) -> Iterator[None]:
     """MLflow's fluent API and Model.log read a global URI: set it, and put back what was there.
 
-    Also keeps MLflow from printing "View run ... at" (library code never prints; see
-    MlflowTracker.url).
+    Also keeps MLflow from printing "View run ... at" and artifact progress bars (library code
+    never prints; see MlflowTracker.url).
     """
     old_uri = _tracking_utils._tracking_uri
-    old_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")}
+    quiet = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    old_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", *quiet)}
     mlflow.set_tracking_uri(uri)
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    for key, value in quiet.items():
+        os.environ.setdefault(key, value)
     try:
         yield
     finally:

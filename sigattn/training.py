@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from sigattn import __version__
+from sigattn.attention_plots import attention_report
 from sigattn.checkpoint import build_model, rng_state, save_checkpoint, set_rng_state
 from sigattn.config import RunConfig, TrainConfig, run_name
 from sigattn.data.prepare import Prepared
@@ -385,7 +386,7 @@ class _Run:
         model, tracker, t = self.model, self.tracker, self.t
         model.load_state_dict(self.best_weights)
         best_epoch = int(self.best["epoch"])
-        test, _ = evaluate(model, self.test_w, batch_size=max(256, t.batch_size), precision=self.precision)
+        test, probs = evaluate(model, self.test_w, batch_size=max(256, t.batch_size), precision=self.precision)
         tracker.log_metrics(flat_metrics("test", test), step=self.epoch)
         report = {"run_name": self.name, "best_epoch": best_epoch, "monitor": t.monitor,
                   "best_value": self.best["value"], "checkpoint": self.best_path.name, **test}  # fmt: skip
@@ -393,6 +394,17 @@ class _Run:
         title = f"{self.name}: test, best epoch {best_epoch}"
         tracker.log_figure(confusion_figure(test["confusion"], self.classes, title), "plots/confusion_test.png")
         tracker.log_figure(curves_figure(self.history, self.name, t.monitor), "plots/curves.png")
+        block = self.cfg.model.blocks_label()
+        figures, maps = attention_report(model, self.test_w, probs, run_name=self.name, block=block)
+        for path, figure in figures.items():  # nothing when the model has no gates (block "none")
+            tracker.log_figure(figure, path)
+        if maps:
+            tracker.log_dict(maps, "attention/maps.json")
+        from sigattn.interpret import score_windows  # interpret uses predict_proba from here
+
+        before = self.cfg.data.beat_before if self.cfg.data.dataset == "mitdb" else None
+        scores = score_windows(model, self.test_w, dataset=self.cfg.data.dataset, before=before)
+        tracker.log_metrics(scores, step=self.epoch)
         tracker.log_file(self.best_path, "checkpoints")
         example = np.ascontiguousarray(self.test_w.x[:2], dtype=np.float32)
         tracker.log_model(model.to("cpu").eval(), self.best_path, input_example=example)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,8 +55,7 @@ def client() -> MlflowClient:
 
 
 def run_id_from(output: str) -> str:
-    line = next(line for line in output.splitlines() if line.startswith("run "))
-    return line.split()[1]
+    return re.search(r"^run ([0-9a-f]{32}) \(", output, re.MULTILINE).group(1)
 
 
 def test_train_eval_predict_and_pyfunc(workdir: Path):

@@ -105,9 +105,17 @@ def test_fit_reports_metrics_figures_model_and_checkpoints(tmp_path, prepared):
         assert {f"val_f1_{c}" for c in prepared.classes} <= set(metrics)
     (test, step), = [(m, s) for m, s in tracker.named("log_metrics") if "test_accuracy" in m]  # fmt: skip
     assert step == 1 and test["test_accuracy"] == result.test_metrics["accuracy"] and "test_macro_f1" in test
-    assert sorted(path for _, path in tracker.named("log_figure")) == ["plots/confusion_test.png", "plots/curves.png"]
-    (report, report_path), = tracker.named("log_dict")  # fmt: skip
+    (scores, score_step), = [(m, s) for m, s in tracker.named("log_metrics") if "deletion_drop_ig" in m]  # fmt: skip
+    assert score_step == 1 and {"deletion_drop_random", "deletion_accuracy", "input_align_IR"} <= set(scores)
+    attention = [f"attention/channels_stage{k}.png" for k in range(4)]  # se: channel gates only
+    assert sorted(path for _, path in tracker.named("log_figure")) == [
+        *attention,
+        "plots/confusion_test.png",
+        "plots/curves.png",
+    ]
+    (report, report_path), (maps, maps_path) = tracker.named("log_dict")  # fmt: skip
     assert report_path == "reports/test_report.json" and set(report["per_class"]) == set(prepared.classes)
+    assert maps_path == "attention/maps.json" and len(maps["stages"]) == 4
     (config_logged,) = tracker.named("log_config")
     assert config_logged["train"]["epochs"] == 2 and config_logged["resolved"]["device"] == "cpu"
     assert config_logged["resolved"]["classes"] == list(prepared.classes)

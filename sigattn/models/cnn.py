@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from torch import Tensor, nn
 
 from sigattn.blocks import create_block
 from sigattn.errors import SigattnError
 from sigattn.models.layers import (
     BlockChoice,
+    Field,
     Head,
     blocks_per_stage,
     check_length,
@@ -91,6 +93,16 @@ class AttnCNN(nn.Module):
             lengths.append(length)
             length = pool_length(length) if length > 0 else 0
         return lengths + [length]
+
+    def attention_geometry(self, length: int) -> list[tuple[np.ndarray, int]]:
+        """Per stage's attention block: the input-sample centre of each of its positions, and
+        the receptive field of one position (the stage's conv and every conv/pool before it)."""
+        field, out = Field(), []
+        for (kernel, stride, padding), n in zip(self.geometry, self.stage_lengths(length)[:-1], strict=True):
+            field = field.through(kernel, stride, padding)
+            out.append((field.centers(n), field.size))
+            field = field.through(2, 2)  # MaxPool1d(2, ceil_mode=True)
+        return out
 
     def forward(self, x: Tensor) -> Tensor:
         check_length(x.shape[-1], self.min_length, self.name)

@@ -1,10 +1,12 @@
-"""Pieces every backbone shares: block-per-stage names, length arithmetic, the head."""
+"""Pieces every backbone shares: block-per-stage names, length and receptive-field arithmetic, the head."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
+import numpy as np
 from torch import Tensor, nn
 
 from sigattn.errors import SigattnError
@@ -65,3 +67,25 @@ class Head(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.layers(x)
+
+
+class Field(NamedTuple):
+    """Where positions of a feature map sit on the input: position j is centred on input sample
+    `first + j * jump` and sees `size` input samples (padding included)."""
+
+    first: float = 0.0
+    jump: int = 1
+    size: int = 1
+
+    def through(self, kernel: int, stride: int = 1, padding: int = 0) -> Field:
+        """The field after a Conv1d or MaxPool1d (dilation 1; ceil_mode adds no offset).
+
+        Output j reads positions j*s - p .. j*s - p + k - 1, whose centre (k - 1)/2 - p + j*s
+        lies at input sample first + jump * ((k - 1)/2 - p + j*s).
+        """
+        return Field(self.first + self.jump * ((kernel - 1) / 2 - padding), self.jump * stride,
+                     self.size + (kernel - 1) * self.jump)  # fmt: skip
+
+    def centers(self, length: int) -> np.ndarray:
+        """(length,) float input-sample centres of positions 0..length-1."""
+        return self.first + self.jump * np.arange(length, dtype=np.float64)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from torch import Tensor, nn
 
 from sigattn.blocks import create_block
 from sigattn.errors import SigattnError
 from sigattn.models.layers import (
     BlockChoice,
+    Field,
     Head,
     blocks_per_stage,
     check_length,
@@ -89,6 +91,21 @@ class AttnResNet1d(nn.Module):
                 length = conv_length(length, 3, 2, 1)
             lengths.append(length)
         return lengths
+
+    def attention_geometry(self, length: int) -> list[tuple[np.ndarray, int]]:
+        """Per basic block's attention, in network order: the input-sample centre of each of its
+        positions, and the receptive field of one position. The attention sees the residual branch
+        after conv1 (which strides) and conv2; a block's 1x1 shortcut is centred on the same
+        samples and sees fewer, so the branch bounds the field of the block's output."""
+        field = Field().through(*self.stem_geometry).through(2, 2)  # stem conv, MaxPool1d(2, ceil_mode=True)
+        n, out = self.stage_lengths(length)[0], []
+        for stage in self.stages:
+            for unit in stage:
+                for conv in (unit.conv1, unit.conv2):
+                    geometry = (conv.kernel_size[0], conv.stride[0], int(conv.padding[0]))
+                    n, field = conv_length(n, *geometry), field.through(*geometry)
+                out.append((field.centers(n), field.size))
+        return out
 
     def forward(self, x: Tensor) -> Tensor:
         check_length(x.shape[-1], self.min_length, "resnet")

@@ -1,0 +1,100 @@
+"""`sigattn explain`: overlay plots and raw maps for chosen windows, and the interpretability scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sigattn.cli import app
+from sigattn.config import load_config
+from sigattn.data.prepare import prepare
+from sigattn.training import fit
+
+runner = CliRunner()
+SMALL = [
+    "data.synthetic.n_per_class=3",
+    "data.synthetic.seconds=1.0",
+    "data.window.length=256",
+    "data.window.stride=128",
+    "model.widths=[8,8,8,8]",
+    "train.epochs=1",
+    "train.quiet=true",
+]
+
+
+def trained(root: Path, block: str) -> Path:
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIGATTN_CACHE_DIR", str(root / "cache"))
+        cfg = load_config(None, [*SMALL, f"model.block={block}", f"train.checkpoint_dir={root / 'ckpt'}"])
+        return fit(cfg, prepare(cfg.data), progress=False).best_checkpoint
+
+
+@pytest.fixture(scope="module")
+def cbam_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained(tmp_path_factory.mktemp("cbam"), "cbam")
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def explain(*args: object):
+    return runner.invoke(app, ["explain", *map(str, args)])
+
+
+def test_explains_the_test_split_by_class(cbam_model, tmp_path):
+    result = explain(cbam_model, "--class", "IR", "--limit", "2", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    pngs = sorted((tmp_path / "out").glob("*.png"))
+    assert len(pngs) == 2 and all(p.stat().st_size > 10_000 for p in pngs)
+    maps = json.loads((tmp_path / "out" / "maps.json").read_text())
+    assert [w["true"] for w in maps["windows"]] == ["IR", "IR"]
+    stages = maps["windows"][0]["stages"]
+    assert len(stages) == 4
+    for entry in stages.values():
+        assert len(entry["temporal_on_input"]) == 256 and len(entry["channel_gate"]) == 8
+        assert min(entry["temporal_on_input"]) > 0 and max(entry["temporal_on_input"]) < 1
+
+
+def test_explains_a_file_and_one_stage(cbam_model, tmp_path):
+    np.save(tmp_path / "sig.npy", np.random.default_rng(0).standard_normal(700).astype(np.float32))
+    result = explain(cbam_model, tmp_path / "sig.npy", "--stage", "2", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    maps = json.loads((tmp_path / "out" / "maps.json").read_text())
+    assert {w["window"] for w in maps["windows"]} <= {f"sig.npy@{s}" for s in (0, 128, 256, 384)}
+    assert all(list(w["stages"]) == ["stages.2.attn"] and "true" not in w for w in maps["windows"])
+
+
+def test_scores_are_printed(cbam_model, tmp_path):
+    result = explain(cbam_model, "--scores", "--limit", "1", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    for name in ("deletion_drop_attention", "deletion_drop_ig", "deletion_drop_random", "attn_align_stage3_IR"):
+        assert name in result.output
+
+
+def test_scores_need_a_labelled_split(cbam_model, tmp_path):
+    np.save(tmp_path / "sig.npy", np.zeros(700, np.float32))
+    result = explain(cbam_model, tmp_path / "sig.npy", "--scores")
+    assert result.exit_code == 2 and "labelled" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--stage", "9"], "--stage 9 has no temporal attention map"), (["--class", "XX"], "--class 'XX'")],
+)
+def test_bad_selection_is_one_line(cbam_model, tmp_path, args, message):
+    result = explain(cbam_model, *args, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_model_without_attention_has_nothing_to_explain(tmp_path):
+    result = explain(trained(tmp_path, "none"), "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "no attention gates" in result.output
