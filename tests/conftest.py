@@ -146,3 +146,38 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 continue
         log.close()
+
+
+TINY_RUN = [
+    "data.synthetic.n_per_class=3",
+    "data.synthetic.seconds=1.0",
+    "data.window.length=256",
+    "data.window.stride=128",
+    "model.widths=[8,8,8,8]",
+    "train.epochs=1",
+    "train.quiet=true",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    """`tiny_checkpoint(block)`: the best.pt of a 1-epoch model on a tiny synthetic set (cached per block)."""
+    import torch
+
+    from sigattn.config import load_config
+    from sigattn.data.prepare import prepare
+    from sigattn.training import fit
+
+    made: dict[str, Path] = {}
+
+    def make(block: str) -> Path:
+        if block not in made:
+            root = tmp_path_factory.mktemp(f"tiny-{block}")
+            torch.set_num_threads(1)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("SIGATTN_CACHE_DIR", str(root / "cache"))
+                cfg = load_config(None, [*TINY_RUN, f"model.block={block}", f"train.checkpoint_dir={root / 'ckpt'}"])
+                made[block] = fit(cfg, prepare(cfg.data), progress=False).best_checkpoint
+        return made[block]
+
+    return make

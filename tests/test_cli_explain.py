@@ -7,37 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from sigattn.cli import app
-from sigattn.config import load_config
-from sigattn.data.prepare import prepare
-from sigattn.training import fit
 
 runner = CliRunner()
-SMALL = [
-    "data.synthetic.n_per_class=3",
-    "data.synthetic.seconds=1.0",
-    "data.window.length=256",
-    "data.window.stride=128",
-    "model.widths=[8,8,8,8]",
-    "train.epochs=1",
-    "train.quiet=true",
-]
 
 
-def trained(root: Path, block: str) -> Path:
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SIGATTN_CACHE_DIR", str(root / "cache"))
-        cfg = load_config(None, [*SMALL, f"model.block={block}", f"train.checkpoint_dir={root / 'ckpt'}"])
-        return fit(cfg, prepare(cfg.data), progress=False).best_checkpoint
-
-
-@pytest.fixture(scope="module")
-def cbam_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained(tmp_path_factory.mktemp("cbam"), "cbam")
+@pytest.fixture
+def cbam_model(tiny_checkpoint) -> Path:
+    return tiny_checkpoint("cbam")
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +74,6 @@ def test_bad_selection_is_one_line(cbam_model, tmp_path, args, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_a_model_without_attention_has_nothing_to_explain(tmp_path):
-    result = explain(trained(tmp_path, "none"), "--out", tmp_path / "out")
+def test_a_model_without_attention_has_nothing_to_explain(tiny_checkpoint, tmp_path):
+    result = explain(tiny_checkpoint("none"), "--out", tmp_path / "out")
     assert result.exit_code == 1 and "no attention gates" in result.output

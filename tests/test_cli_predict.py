@@ -8,34 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import torch
 from typer.testing import CliRunner
 
 from sigattn.cli import app
-from sigattn.config import load_config
-from sigattn.data.prepare import prepare
-from sigattn.training import fit
 
 runner = CliRunner()
-SMALL = [
-    "data.synthetic.n_per_class=3",
-    "data.synthetic.seconds=1.0",
-    "data.window.length=256",
-    "data.window.stride=128",
-    "model.widths=[8,8,8,8]",
-    "train.epochs=1",
-    "train.quiet=true",
-]
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("model")
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SIGATTN_CACHE_DIR", str(root / "cache"))
-        cfg = load_config(None, [*SMALL, f"train.checkpoint_dir={root / 'ckpt'}"])
-        return fit(cfg, prepare(cfg.data), progress=False).best_checkpoint
+@pytest.fixture
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint("se")
 
 
 def predict(*args: str):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from sigattn.attention import StageAttention
 from sigattn.data.synthetic import fault_frequencies
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
@@ -24,22 +23,6 @@ from sigattn.interpret import (
 )
 
 FS, L, F0 = 12000.0, 2048, 162.0
-
-try:  # the real class once sigattn.attention exists; its constructor is the documented one
-    from sigattn.attention import StageAttention
-except ImportError:
-
-    @dataclass(frozen=True)
-    class StageAttention:  # stand-in with the same fields
-        name: str
-        stage: int
-        channel: np.ndarray | None
-        temporal: np.ndarray | None
-        centers: np.ndarray
-        receptive_field: int
-
-        def temporal_on_input(self, length: int) -> np.ndarray:
-            return np.stack([np.interp(np.arange(length), self.centers, m) for m in self.temporal])
 
 
 def _stage(temporal: np.ndarray | None, stage: int = 1, channels: int = 4) -> StageAttention:
