@@ -82,6 +82,15 @@ class SplitConfig:
             if not isinstance(self.groups, dict) or set(self.groups) - set(SPLIT_NAMES):
                 raise SigattnError(f"data.split.groups must map {', '.join(SPLIT_NAMES)} to lists of group names")
             object.__setattr__(self, "groups", {k: tuple(str(g) for g in v) for k, v in self.groups.items()})
+            seen: dict[str, str] = {}
+            for name, groups in self.groups.items():
+                for g in groups:
+                    if g in seen:
+                        raise SigattnError(
+                            f"data.split.groups lists group {g!r} in both {seen[g]!r} and {name!r}; each group "
+                            "goes to one split (no strategy splits some groups by segment and others whole)"
+                        )
+                    seen[g] = name
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise SigattnError(f"data.split.seed must be a non-negative integer; got {self.seed!r}")
         if not isinstance(self.allow_random, bool):
@@ -129,7 +138,8 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
 class DataConfig:
     """The data section: which dataset, how to filter, window and split it.
 
-    `scheme`/`loads` are CWRU options, `lead`/`beat_*` MIT-BIH ones (a beat window is
+    `scheme`/`loads`/`faults_only` are CWRU options (`faults_only` drops Normal: 9 classes
+    in the 10class scheme, 3 in 4class), `lead`/`beat_*` MIT-BIH ones (a beat window is
     beat_before + beat_after samples, so `window` is not used there), `manifest` the CSV path
     for dataset "manifest" and `synthetic` the size of the generated set.
     """
@@ -139,6 +149,7 @@ class DataConfig:
     manifest: str | None = None
     scheme: str = "10class"
     loads: tuple[int, ...] | None = None
+    faults_only: bool = False
     lead: str = "MLII"
     beat_before: int = 90
     beat_after: int = 170
@@ -167,6 +178,8 @@ class DataConfig:
             if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 3 for v in loads):
                 raise SigattnError(f"data.loads must be a list of motor loads 0-3 (hp); got {self.loads!r}")
             object.__setattr__(self, "loads", loads)
+        if not isinstance(self.faults_only, bool):
+            raise SigattnError(f"data.faults_only must be true or false; got {self.faults_only!r}")
         _positive_int("data.beat_before", self.beat_before)
         _positive_int("data.beat_after", self.beat_after)
         if not isinstance(self.cache, bool):

@@ -443,3 +443,50 @@ def run_info(run_id: str, tracking_uri: str | None = None) -> dict[str, Any]:
 def link_evaluation(tracker: MlflowTracker, source_run: str) -> None:
     """Mark an evaluation run with the training run it evaluates (SOURCE_RUN_TAG)."""
     tracker.set_tags({SOURCE_RUN_TAG: source_run})
+
+
+def _store(tracking: Any) -> tuple[MlflowClient, str, str]:
+    uri = resolve_tracking_uri(getattr(tracking, "uri", None))
+    check_store(uri)
+    client, experiment_id = _open_store(uri, getattr(tracking, "experiment", None) or DEFAULT_EXPERIMENT)
+    return client, experiment_id, uri
+
+
+def latest_tagged_run(tracking: Any, run_name: str, tag: str, value: str) -> str | None:
+    """The id of the most recent run named `run_name` with tag `tag` = `value`, or None."""
+    client, experiment_id, uri = _store(tracking)
+    quote = lambda text: text.replace("\\", "\\\\").replace("'", "\\'")  # noqa: E731
+    query = f"attributes.run_name = '{quote(run_name)}' and tags.`{tag}` = '{quote(value)}'"
+    try:
+        runs = client.search_runs([experiment_id], query, order_by=["attributes.start_time DESC"], max_results=1)
+    except MlflowException as error:
+        raise SigattnError(f"cannot search runs in {uri}: {_first_line(error)}") from None
+    return runs[0].info.run_id if runs else None
+
+
+def child_runs(tracking: Any, parent_run_id: str) -> list[dict[str, Any]]:
+    """The runs nested under `parent_run_id`, oldest first: run_id, run_name, status, tags, metrics."""
+    client, experiment_id, uri = _store(tracking)
+    query = f"tags.`mlflow.parentRunId` = '{parent_run_id}'"
+    runs, token = [], None
+    while True:
+        try:
+            page = client.search_runs(
+                [experiment_id], query, order_by=["attributes.start_time ASC"], max_results=1000, page_token=token
+            )
+        except MlflowException as error:
+            raise SigattnError(f"cannot search runs in {uri}: {_first_line(error)}") from None
+        runs += page
+        token = page.token
+        if not token:
+            break
+    return [
+        {
+            "run_id": run.info.run_id,
+            "run_name": run.info.run_name,
+            "status": run.info.status,
+            "tags": dict(run.data.tags),
+            "metrics": dict(run.data.metrics),
+        }
+        for run in runs
+    ]

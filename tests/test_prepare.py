@@ -113,7 +113,7 @@ def test_mitdb_dispatch_splits_by_record(tmp_path, monkeypatch):
 def test_cwru_dispatch_uses_its_class_order(tmp_path, monkeypatch):
     from sigattn.data import cwru, synthetic
 
-    def fake(data_dir, *, scheme="10class", loads=None):
+    def fake(data_dir, *, scheme="10class", loads=None, faults_only=False):
         return synthetic.synthetic_recordings(n_per_class=3, seconds=1.0)
 
     monkeypatch.setattr(cwru, "load_recordings", fake)

@@ -136,8 +136,10 @@ def _load_recordings(cfg: DataConfig) -> tuple[list[Recording], tuple[str, ...]]
     if cfg.dataset == "cwru":
         from sigattn.data import cwru
 
-        recs = cwru.load_recordings(Path(_data_path(cfg)), scheme=cfg.scheme, loads=cfg.loads)
-        return recs, tuple(cwru.classes(cfg.scheme))
+        path = Path(_data_path(cfg))
+        recs = cwru.load_recordings(path, scheme=cfg.scheme, loads=cfg.loads, faults_only=cfg.faults_only)
+        names = cwru.classes(cfg.scheme)
+        return recs, tuple(c for c in names if not (cfg.faults_only and c == "Normal"))
     from sigattn.data import manifest
 
     recs = manifest.load_recordings(Path(cfg.manifest).expanduser())
