@@ -405,14 +405,19 @@ class RunConfig:
         return {"data": self.data.to_dict(), **{key: _plain(asdict(getattr(self, key))) for key in _SECTIONS}}
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, what: str = "config file") -> Any:
+    """The parsed YAML of `path`; a missing or unparsable file is a SigattnError naming `what` and path."""
     if not path.is_file():
-        raise SigattnError(f"config file {path} not found; expected a YAML file")
+        raise SigattnError(f"{what} {path} not found; expected a YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SigattnError(f"config file {path} is not valid YAML: {first}") from None
+        raise SigattnError(f"{what} {path} is not valid YAML: {first}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from sigattn.config import RunConfig, load_config
+from sigattn.config import RunConfig, load_config, read_yaml
 from sigattn.errors import SigattnError
 
 CELL_TAG = "sigattn.cell"
@@ -125,13 +124,7 @@ def _check_key(where: str, key: Any) -> str:
 def load_pipeline(path: Path | str, *, overrides: Sequence[str] = (), tracking_uri: str | None = None) -> Pipeline:
     """Read, expand and validate a pipeline: every cell's config is built before anything runs."""
     path = Path(path)
-    if not path.is_file():
-        raise SigattnError(f"pipeline file {path} not found; expected a YAML file")
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SigattnError(f"pipeline {path} is not valid YAML: {first}") from None
+    spec = read_yaml(path, "pipeline file")
     if not isinstance(spec, dict):
         raise SigattnError(f"pipeline {path} must be a mapping with keys {', '.join(_TOP_KEYS)}")
     unknown = sorted(set(spec) - set(_TOP_KEYS))
