@@ -52,19 +52,45 @@ def save_checkpoint(path: Path | str, *, model: nn.Module, meta: dict[str, Any],
         json.dumps(meta)
     except (TypeError, ValueError) as error:
         raise ValueError(f"checkpoint meta must be JSON-able: {error}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": unwrap(model).state_dict(), "meta": meta, **state}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise SigattnError(
+            f"checkpoint {path}: cannot write in {path.parent} ({error.strerror or error}); expected a writable folder"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as error:  # disk full, quota, I/O error: the previous file stays as it was
+        Path(tmp).unlink(missing_ok=True)
+        kept = "; the previous checkpoint is unchanged" if path.is_file() else ""
+        raise SigattnError(f"checkpoint {path}: could not write ({error.strerror or error}){kept}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """A zip archive (torch.save) or a pickle stream (protocol 2+ starts with the PROTO opcode)."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    return head.startswith((b"PK\x03\x04", b"\x80"))
+
+
+def _refusal_reason(error: Exception) -> str:
+    """What torch's weights-only unpickler refused (e.g. "GLOBAL posix.system ..."), without its advice."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    found = [line for line in lines if "unsupported" in line.lower() or "GLOBAL" in line]
+    return found[0].split(". ")[0].rstrip(".") if found else "unsafe content"
 
 
 def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -74,10 +100,17 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dic
         raise SigattnError(f"checkpoint {path} not found; expected a .pt file written by sigattn")
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
+    except PermissionError as error:
+        raise SigattnError(f"checkpoint {path}: cannot read ({error.strerror}); expected a readable file") from None
     except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unsafe content"
+        if not _looks_like_torch_file(path):
+            raise SigattnError(
+                f"checkpoint {path} is not a torch checkpoint (neither a zip archive nor a pickle); "
+                "expected a .pt file written by sigattn"
+            ) from None
         raise SigattnError(
-            f"checkpoint {path} was refused: it holds pickled objects, not only tensors and plain data ({reason})"
+            f"checkpoint {path} was refused: it holds pickled objects, not only tensors and plain data "
+            f"({_refusal_reason(error)})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError) as error:
         raise SigattnError(f"checkpoint {path} is corrupt or truncated ({type(error).__name__})") from None

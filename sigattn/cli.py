@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 from collections.abc import Iterator
@@ -24,11 +25,18 @@ app = typer.Typer(
 )
 
 
+_STATE = {"debug": False}  # set by the root callback on every invocation
+
+
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show the full traceback instead of one line.")
+    ] = False,
 ) -> None:
     """Attention-augmented 1D CNNs for vibration and ECG classification."""
+    _STATE["debug"] = debug
     if version:
         from sigattn import __version__
 
@@ -36,13 +44,43 @@ def _root(
         raise typer.Exit()
 
 
+_OS_HINTS = {
+    errno.ENOENT: "expected an existing file or folder",
+    errno.EACCES: "expected a path this user may read and write",
+    errno.EPERM: "expected a path this user may read and write",
+    errno.ENOSPC: "free some space or choose another folder",
+    errno.EDQUOT: "free some space or choose another folder",
+    errno.EROFS: "expected a writable file system",
+    errno.EISDIR: "expected a file, not a folder",
+    errno.ENOTDIR: "a part of the path is a file; expected a folder",
+    errno.EEXIST: "expected a folder; a file of that name exists",
+}
+
+
+def _one_line(error: Exception) -> str:
+    """`<file>: <what>; <expected>` for an OSError, the message of a SigattnError, else type and message."""
+    if isinstance(error, SigattnError):
+        text = str(error)
+    elif isinstance(error, OSError):
+        what = error.strerror or str(error) or type(error).__name__
+        hint = _OS_HINTS.get(error.errno or 0)
+        text = f"{error.filename}: {what}" if error.filename else what
+        text += f"; {hint}" if hint else ""
+    else:
+        text = f"{type(error).__name__}: {error} (run with --debug for the traceback)"
+    return " ".join(text.split())
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn a SigattnError into one red line on stderr and exit code 1."""
+    """Turn a SigattnError, an OSError (disk full, permissions) or a ValueError from the libraries into
+    one red line on stderr and exit code 1; with --debug, let it raise with its traceback."""
     try:
         yield
-    except SigattnError as error:
-        typer.secho(f"Error: {error}", err=True, fg=typer.colors.RED)
+    except (OSError, ValueError) as error:
+        if _STATE["debug"]:
+            raise
+        typer.secho(f"Error: {_one_line(error)}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from None
 
 
@@ -234,6 +272,7 @@ def train(
     """Train a classifier, log the run to MLflow, and print the run id and its metrics."""
     from sigattn.config import load_config, run_name
     from sigattn.data.prepare import prepare
+    from sigattn.inference import check_writable_folder
     from sigattn.training import fit
 
     pairs = [
@@ -253,6 +292,7 @@ def train(
         checkpoint = _resume_checkpoint(resume, tracking_uri) if resume else None
         base = checkpoint["meta"]["config"] if checkpoint and config is None else config
         cfg = load_config(base, _overrides([*pairs, ("train.quiet", quiet or None)], set_))
+        check_writable_folder(Path(cfg.train.checkpoint_dir), "train.checkpoint_dir")
         prepared = prepare(cfg.data)
         if offline:
             typer.secho("offline: logging to the local store ./mlflow.db", err=True)
@@ -287,8 +327,13 @@ def run_pipeline_command(
     out: Annotated[Path | None, typer.Option(help="Folder for summary.md/.csv [default: results/<name>/].")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the expanded cells; train nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option("--grid", help="Run only these values of a grid key, e.g. --grid 'train.seed=[0]' (repeatable)."),
+    ] = None,
 ) -> None:
     """Train every cell of a pipeline as child runs of one MLflow run, skipping cells finished earlier."""
+    from sigattn.config import parse_override
     from sigattn.pipeline import load_pipeline, run_pipeline
 
     def show(kind: str, value) -> None:
@@ -306,12 +351,17 @@ def run_pipeline_command(
             )
 
     with _user_errors():
+        only = dict(parse_override(g, "--grid") for g in grid or [])
         if dry_run:
-            spec = load_pipeline(pipeline, overrides=set_ or [], tracking_uri=tracking_uri)
+            spec = load_pipeline(pipeline, overrides=set_ or [], tracking_uri=tracking_uri, only=only)
             for i, cell in enumerate(spec.cells, 1):
                 typer.echo(f"{i:3d}  {cell.key}")
             typer.echo(f"{len(spec.cells)} cells in pipeline {spec.name}; nothing was run (--dry-run)")
             return
+        if out is not None:
+            from sigattn.inference import check_writable_folder
+
+            check_writable_folder(out, "--out")
         with _interrupts_as_keyboard_interrupt():
             try:
                 result = run_pipeline(
@@ -321,6 +371,7 @@ def run_pipeline_command(
                     overrides=set_ or [],
                     progress=not quiet,
                     out_dir=out,
+                    only=only,
                     on_event=show,
                 )
             except KeyboardInterrupt:
@@ -462,7 +513,7 @@ def explain(
     from sigattn.data.manifest import read_signal
     from sigattn.data.prepare import prepare
     from sigattn.explain import Selection, explain_windows
-    from sigattn.inference import input_files, windows_for_model
+    from sigattn.inference import check_writable_folder, input_files, staged_folder, windows_for_model
     from sigattn.interpret import score_windows
 
     if scores and inputs:
@@ -470,6 +521,7 @@ def explain(
     selection = Selection(class_name, limit, stage)
     skipped: list[str] = []
     with _user_errors():
+        check_writable_folder(out, "--out")
         net, meta, _ = _load_model(model, tracking_uri)
         cfg = load_config(meta["config"])
         title = run_name(cfg, len(meta["classes"]))
@@ -490,11 +542,12 @@ def explain(
             names = [
                 f"{Path(str(src)).stem}@{start}" for src, start in zip(windows.sources, windows.starts, strict=True)
             ]
-        written = explain_windows(net, x, labels, names, meta, out, selection, title=title)
-        results = None
-        if scores:
-            before = (meta.get("beat") or {}).get("before")
-            results = score_windows(net, windows, dataset=meta["dataset"], before=before)
+        with staged_folder(out, "--out") as stage:  # files reach --out only if everything succeeds
+            written = explain_windows(net, x, labels, names, meta, stage, selection, title=title)
+            results = None
+            if scores:
+                before = (meta.get("beat") or {}).get("before")
+                results = score_windows(net, windows, dataset=meta["dataset"], before=before)
     for path in skipped:
         typer.secho(f"skipped {path}: not a signal file", err=True)
     typer.echo(f"wrote {len(written) - 1} overlay plot(s) and maps.json to {out}")

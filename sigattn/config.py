@@ -57,12 +57,17 @@ class WindowConfig:
 
 @dataclass(frozen=True)
 class SplitConfig:
-    """How windows are split; `guard` (segment) defaults to the window length."""
+    """How windows are split; `guard` (segment) defaults to the window length.
+
+    With `by-group`, `segment_groups` are cut into train | guard | val | guard | test segments
+    by `fractions` (as `segment` does) while every other group goes whole to one split.
+    """
 
     strategy: str = "segment"
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     guard: int | None = None
     groups: dict[str, tuple[str, ...]] | None = None
+    segment_groups: tuple[str, ...] = ()
     seed: int = 0
     allow_random: bool = False
 
@@ -88,9 +93,23 @@ class SplitConfig:
                     if g in seen:
                         raise SigattnError(
                             f"data.split.groups lists group {g!r} in both {seen[g]!r} and {name!r}; each group "
-                            "goes to one split (no strategy splits some groups by segment and others whole)"
+                            "goes to one split (list groups to cut into segments in split.segment_groups)"
                         )
                     seen[g] = name
+        if isinstance(self.segment_groups, (str, bytes)) or not isinstance(self.segment_groups, (list, tuple)):
+            raise SigattnError(f"data.split.segment_groups must be a list of group names; got {self.segment_groups!r}")
+        object.__setattr__(self, "segment_groups", tuple(str(g) for g in self.segment_groups))
+        if self.segment_groups and self.strategy != "by-group":
+            raise SigattnError(
+                f"data.split.segment_groups needs split.strategy 'by-group' (the other groups stay whole); "
+                f"got strategy {self.strategy!r}"
+            )
+        both = sorted(set(self.segment_groups) & {g for gs in (self.groups or {}).values() for g in gs})
+        if both:
+            raise SigattnError(
+                f"data.split.segment_groups lists group(s) {', '.join(both)} that split.groups also places whole; "
+                "a group is either cut into segments or assigned whole"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise SigattnError(f"data.split.seed must be a non-negative integer; got {self.seed!r}")
         if not isinstance(self.allow_random, bool):
@@ -428,16 +447,21 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def apply_override(d: dict[str, Any], override: str) -> None:
-    """Set `section.key[.sub]=value` in the nested dict `d`; the value is parsed as YAML."""
+def parse_override(override: str, option: str = "override") -> tuple[str, Any]:
+    """(key, value) of `section.key[.sub]=value`; the value is parsed as YAML."""
     key, sep, text = override.partition("=")
     key = key.strip()
     if not sep or not key or any(not part or " " in part for part in key.split(".")):
-        raise SigattnError(f"override {override!r} must look like section.key=value (e.g. train.epochs=30)")
+        raise SigattnError(f"{option} {override!r} must look like section.key=value (e.g. train.epochs=30)")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        return key, yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
-        raise SigattnError(f"override {override!r}: the value is not valid YAML") from None
+        raise SigattnError(f"{option} {override!r}: the value is not valid YAML") from None
+
+
+def apply_override(d: dict[str, Any], override: str) -> None:
+    """Set `section.key[.sub]=value` in the nested dict `d`; the value is parsed as YAML."""
+    key, value = parse_override(override)
     *parents, last = key.split(".")
     node = d
     for part in parents:
@@ -461,10 +485,14 @@ def load_config(source: Path | str | Mapping[str, Any] | None, overrides: Sequen
     return RunConfig.from_dict(data)
 
 
-def run_name(cfg: RunConfig, n_classes: int, seed: int | None = None) -> str:
-    """A readable run name: "<dataset>-<n>c/<block or blocks joined by '+'>/seed<seed>".
+def run_name(cfg: RunConfig, n_classes: int, seed: int | None = None, model: str | None = None) -> str:
+    """A readable run name: "<dataset>-<n>c/<model>/seed<seed>".
 
-    `n_classes` is known only after data preparation; `seed` defaults to `cfg.train.seed`.
+    `n_classes` is known only after data preparation; `seed` defaults to `cfg.train.seed`;
+    `model` to the block (or blocks joined by '+'), with the backbone when it is not `cnn`.
     """
     seed = cfg.train.seed if seed is None else seed
-    return f"{cfg.data.dataset}-{n_classes}c/{cfg.model.blocks_label()}/seed{seed}"
+    if model is None:
+        model = cfg.model.blocks_label()
+        model = model if cfg.model.backbone == "cnn" else f"{cfg.model.backbone}-{model}"
+    return f"{cfg.data.dataset}-{n_classes}c/{model}/seed{seed}"

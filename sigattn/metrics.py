@@ -21,6 +21,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from sigattn.errors import SigattnError
 
+AAMI_CLASSES = frozenset({"N", "S", "V", "F", "Q"})
 ECG_EXCLUDED_FROM_MACRO: tuple[str, ...] = ("Q",)
 SCALARS: tuple[str, ...] = ("loss", "accuracy", "macro_f1", "balanced_accuracy")
 

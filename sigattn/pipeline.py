@@ -3,7 +3,9 @@
 A pipeline YAML names a `base` run config (a path relative to the pipeline file, or an inline
 mapping), `set` overrides for every cell, a `grid` of config keys to lists of values (expanded
 as a cartesian product in the order given) and optional `cells` (explicit override mappings,
-each with an optional `label`), crossed with the grid. `run_pipeline` opens one parent run,
+each with an optional `label`), crossed with the grid, and optional `baselines` (`wdcnn`, the
+WDCNN preset, and `minirocket`, MiniRocket + ridge) crossed with the seeds and the cells, on the
+same split and windows. `run_pipeline` opens one parent run,
 trains every cell as a child run exactly like `sigattn train`, skips cells that finished in an
 earlier run of the same pipeline, and writes a summary over seeds (mean ± std) as Markdown and
 CSV. MLflow is reached only through `sigattn.tracking`.
@@ -31,11 +33,18 @@ from sigattn.errors import SigattnError
 
 CELL_TAG = "sigattn.cell"
 KIND_TAG = "sigattn.kind"
+BASELINE_TAG = "sigattn.baseline"
 SEED_KEY = "train.seed"
 METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
-_TOP_KEYS = ("name", "base", "set", "grid", "cells")
+_TOP_KEYS = ("name", "base", "set", "grid", "cells", "baselines")
+BASELINE_KEY = "baseline"
+# What a baseline cell changes in the base config; minirocket is fitted by sigattn.baselines.
+BASELINE_SETS: dict[str, tuple[str, ...]] = {
+    "wdcnn": ("model.backbone=wdcnn", "model.block=none", "model.widths=null", "model.options={}"),
+    "minirocket": (),
+}
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,11 @@ class Cell:
     def key(self) -> str:
         """Stable identity across runs of the pipeline (the `sigattn.cell` tag): label + every override."""
         return _describe(self.overrides, self.label)
+
+    @property
+    def baseline(self) -> str | None:
+        """ "wdcnn" or "minirocket" for a baseline cell, else None."""
+        return self.grid.get(BASELINE_KEY)
 
     @property
     def title(self) -> str:
@@ -121,8 +135,17 @@ def _check_key(where: str, key: Any) -> str:
     return key
 
 
-def load_pipeline(path: Path | str, *, overrides: Sequence[str] = (), tracking_uri: str | None = None) -> Pipeline:
-    """Read, expand and validate a pipeline: every cell's config is built before anything runs."""
+def load_pipeline(
+    path: Path | str,
+    *,
+    overrides: Sequence[str] = (),
+    tracking_uri: str | None = None,
+    only: Mapping[str, Sequence[Any]] | None = None,
+) -> Pipeline:
+    """Read, expand and validate a pipeline: every cell's config is built before anything runs.
+
+    `only` narrows grid axes to the given values (e.g. {"train.seed": [0]}): a subset of the
+    cells, with the same keys, so a later full run skips what the narrow one finished."""
     path = Path(path)
     spec = read_yaml(path, "pipeline file")
     if not isinstance(spec, dict):
@@ -150,6 +173,16 @@ def load_pipeline(path: Path | str, *, overrides: Sequence[str] = (), tracking_u
         _check_key(f"pipeline {path}: grid", key)
         if not isinstance(values, list) or not values:
             raise SigattnError(f"pipeline {path}: grid.{key} must be a non-empty list of values; got {values!r}")
+    for key, values in (only or {}).items():
+        if key not in grid:
+            raise SigattnError(f"--grid {key}: not a grid key of pipeline {path}; its grid keys: {', '.join(grid)}")
+        if not isinstance(values, list) or not values:
+            raise SigattnError(f"--grid {key}: expected a non-empty list of values like [0, 1]; got {values!r}")
+        grid = {**grid, key: values}
+    baselines = spec.get("baselines") or []
+    if not isinstance(baselines, list) or any(b not in BASELINE_SETS for b in baselines):
+        names = ", ".join(BASELINE_SETS)
+        raise SigattnError(f"pipeline {path}: baselines must be a list of {names}; got {baselines!r}")
     cells = spec.get("cells") or [{}]
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise SigattnError(f"pipeline {path}: cells must be a list of mappings of config keys to values")
@@ -161,14 +194,17 @@ def load_pipeline(path: Path | str, *, overrides: Sequence[str] = (), tracking_u
             if key != "label":
                 _check_key(f"pipeline {path}: cells[{i}]", key)
     tail = [*([f"tracking.uri={tracking_uri}"] if tracking_uri else []), *overrides]  # these win
+    axes = [(dict(zip(grid, combo, strict=True)), ()) for combo in itertools.product(*grid.values())]
+    seeds = grid.get(SEED_KEY, [None])
+    for b in baselines:
+        axes += [({BASELINE_KEY: b, **({} if s is None else {SEED_KEY: s})}, BASELINE_SETS[b]) for s in seeds]
     out: list[Cell] = []
-    for combo in itertools.product(*grid.values()):
+    for values, preset in axes:
         for c in cells:
-            values = dict(zip(grid, combo, strict=True))
             own, label = {k: v for k, v in c.items() if k != "label"}, c.get("label")
-            chosen = [_override(k, v) for k, v in {**values, **own}.items()]
+            chosen = [_override(k, v) for k, v in {**values, **own}.items() if k != BASELINE_KEY]
             try:
-                cfg = load_config(base, [*sets, *chosen, *tail])
+                cfg = load_config(base, [*sets, *preset, *chosen, *tail])
             except SigattnError as error:
                 title = _describe(values, label) if label else _describe({**values, **own}, None) or "base"
                 raise SigattnError(f"pipeline {path}: cell {title}: {error}") from None
@@ -183,7 +219,15 @@ def load_pipeline(path: Path | str, *, overrides: Sequence[str] = (), tracking_u
     return Pipeline(name, path, tuple(out))
 
 
-def run_cell(config: dict[str, Any], key: str, label: str | None, parent_run_id: str, threads: int, progress: bool):
+def run_cell(
+    config: dict[str, Any],
+    key: str,
+    label: str | None,
+    parent_run_id: str,
+    baseline: str | None,
+    threads: int,
+    progress: bool,
+) -> dict[str, Any]:
     """Train one cell as a child run (also the worker of `jobs > 1`); returns a CellOutcome's fields."""
     import torch
 
@@ -200,21 +244,31 @@ def run_cell(config: dict[str, Any], key: str, label: str | None, parent_run_id:
     tracker = None
     try:
         prepared = prepare(cfg.data)
-        name = run_name(cfg, len(prepared.classes)) + (f"/{label}" if label else "")
-        tags = {CELL_TAG: key, KIND_TAG: "pipeline-cell"}
+        model = "minirocket" if baseline == "minirocket" else None
+        name = run_name(cfg, len(prepared.classes), model=model) + (f"/{label}" if label else "")
+        tags = {CELL_TAG: key, KIND_TAG: "pipeline-cell", **({BASELINE_TAG: baseline} if baseline else {})}
         with tracking.tracked_run(cfg.tracking, run_name=name, parent_run_id=parent_run_id, tags=tags) as tracker:
-            result = fit(cfg, prepared, tracker, progress=progress)
-            net, _ = model_from_checkpoint(result.best_checkpoint)
-            x = torch.zeros((1, *prepared.splits["test"].x.shape[1:]))
-            with torch.inference_mode():
-                seconds = median_seconds(lambda: net(x), min_run_time=0.2)  # Timer: one thread
-            costs = {"params": float(count_parameters(net)), "latency_ms_cpu": seconds * 1e3}
-            tracker.log_metrics(costs, step=len(result.history))
+            if baseline == "minirocket":
+                from sigattn.baselines import fit_minirocket
+
+                tracker.log_config(cfg.to_dict())
+                tracker.set_tags({"dataset": cfg.data.dataset, "block": "-", "backbone": "minirocket"})
+                test = fit_minirocket(cfg, prepared, tracker)
+                costs = {k: float(test[k]) for k in ("params", "latency_ms_cpu")}
+            else:
+                result = fit(cfg, prepared, tracker, progress=progress)
+                test = result.test_metrics
+                net, _ = model_from_checkpoint(result.best_checkpoint)
+                x = torch.zeros((1, *prepared.splits["test"].x.shape[1:]))
+                with torch.inference_mode():
+                    seconds = median_seconds(lambda: net(x), min_run_time=0.2)  # Timer: one thread
+                costs = {"params": float(count_parameters(net)), "latency_ms_cpu": seconds * 1e3}
+                tracker.log_metrics(costs, step=len(result.history))
     except Exception as error:  # reported per cell; the pipeline goes on with the others
         text = str(error).strip().splitlines()[0] if str(error).strip() else ""
         message = text if isinstance(error, SigattnError) else f"{type(error).__name__}: {text}"
         return {"status": "failed", "run_id": getattr(tracker, "run_id", None), "error": message}
-    metrics = {m: float(result.test_metrics[m]) for m in METRICS} | costs
+    metrics = {m: float(test[m]) for m in METRICS} | costs
     return {"status": "finished", "run_id": tracker.run_id, "run_name": tracker.run_name, "metrics": metrics}
 
 
@@ -223,24 +277,34 @@ def _stats(values: list[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
+def _row(name: str, runs: list[dict[str, float]]) -> dict[str, Any]:
+    row: dict[str, Any] = {"cell": name, "runs": len(runs)}
+    for m in (*METRICS, "params", "latency_ms_cpu"):
+        values = [r[m] for r in runs if m in r]
+        mean, std = _stats(values) if values else (float("nan"), float("nan"))
+        row[m] = mean
+        if m in METRICS:
+            row[f"{m}_std"] = std
+    row["params"] = None if np.isnan(row["params"]) else int(row["params"])
+    return row
+
+
 def summarize(cells: Sequence[Cell], finished: Mapping[str, dict[str, float]]) -> list[dict[str, Any]]:
-    """One row per cell group (the cell without train.seed) with mean and std over its finished seeds."""
+    """One row per cell group (the cell without train.seed) with mean and std over its finished seeds;
+    with several labelled cells (folds, transfers), also one row per model over all of them."""
     groups: dict[str, list[dict[str, float]]] = {}
+    pooled: dict[str, list[dict[str, float]]] = {}
+    labels = {cell.label for cell in cells}
     for cell in cells:
         runs = groups.setdefault(cell.group, [])
+        model = _describe({k: v for k, v in cell.grid.items() if k != SEED_KEY}, None) or "base"
+        over = pooled.setdefault(f"all {len(labels)} cells:{model}", [])
         if cell.key in finished:
             runs.append(finished[cell.key])
-    rows = []
-    for group, runs in groups.items():
-        row: dict[str, Any] = {"cell": group, "runs": len(runs)}
-        for m in (*METRICS, "params", "latency_ms_cpu"):
-            values = [r[m] for r in runs if m in r]
-            mean, std = _stats(values) if values else (float("nan"), float("nan"))
-            row[m] = mean
-            if m in METRICS:
-                row[f"{m}_std"] = std
-        row["params"] = None if np.isnan(row["params"]) else int(row["params"])
-        rows.append(row)
+            over.append(finished[cell.key])
+    rows = [_row(group, runs) for group, runs in groups.items()]
+    if len(labels) > 1 and None not in labels:
+        rows += [_row(name, runs) for name, runs in pooled.items()]
     return rows
 
 
@@ -272,6 +336,7 @@ def run_pipeline(
     overrides: Sequence[str] = (),
     progress: bool = False,
     out_dir: Path | str | None = None,
+    only: Mapping[str, Sequence[Any]] | None = None,
     on_event: Callable[[str, Any], None] | None = None,
 ) -> PipelineResult:
     """Run every cell of the pipeline not finished earlier, nested under one parent run.
@@ -285,7 +350,7 @@ def run_pipeline(
 
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise SigattnError(f"jobs must be a positive integer; got {jobs!r}")
-    pipeline = load_pipeline(path, overrides=overrides, tracking_uri=tracking_uri)
+    pipeline = load_pipeline(path, overrides=overrides, tracking_uri=tracking_uri, only=only)
     notify = on_event or (lambda kind, value: None)
     settings = pipeline.cells[0].config.tracking
     out = Path(out_dir) if out_dir is not None else Path("results") / pipeline.name
@@ -304,7 +369,7 @@ def run_pipeline(
                 notify("cell", outcomes[-1])
             else:
                 todo.append(cell)
-        args = [(c.config.to_dict(), c.key, c.label, parent.run_id) for c in todo]
+        args = [(c.config.to_dict(), c.key, c.label, parent.run_id, c.baseline) for c in todo]
         if jobs == 1 or len(todo) <= 1:
             for cell, a in zip(todo, args, strict=True):
                 outcomes.append(CellOutcome(cell, **run_cell(*a, threads=0, progress=progress)))

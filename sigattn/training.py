@@ -35,11 +35,10 @@ from sigattn.data.prepare import Prepared
 from sigattn.data.transforms import Pipeline
 from sigattn.data.types import SPLITS, Windows
 from sigattn.errors import SigattnError
-from sigattn.metrics import classification_metrics, flat_metrics
+from sigattn.metrics import AAMI_CLASSES, classification_metrics, flat_metrics
 from sigattn.plots import confusion_figure, curves_figure
 from sigattn.tracker import NullTracker, Tracker
 
-AAMI_CLASSES = frozenset({"N", "S", "V", "F", "Q"})
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

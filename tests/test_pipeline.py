@@ -162,13 +162,95 @@ def test_cli_errors_are_one_line(workdir: Path):
     assert runner.invoke(app, ["run", "bad.yaml", "--jobs", "0"]).exit_code == 2
 
 
-def test_shipped_pipelines_validate_and_fault_size_is_refused_with_the_reason():
+def test_shipped_pipelines_validate_with_their_baselines():
     root = Path(__file__).resolve().parents[1] / "pipelines"
-    sizes = {"quickstart-blocks": 12, "cwru-10class": 18, "cwru-cross-load": 108, "mitdb-interpatient": 18}
+    # blocks x seeds (x cells) + baselines x seeds (x cells)
+    sizes = {
+        "quickstart-blocks": 12,
+        "cwru-10class": 18 + 6,
+        "cwru-cross-load": 108 + 36,
+        "cwru-fault-size": 54 + 18,
+        "mitdb-interpatient": 18 + 3,
+    }
     for name, n in sizes.items():
         assert len(load_pipeline(root / f"{name}.yaml").cells) == n, name
-    with pytest.raises(SigattnError, match="group '97' in both 'train' and 'val'"):
-        load_pipeline(root / "cwru-fault-size.yaml")
+    fault_size = load_pipeline(root / "cwru-fault-size.yaml")
+    assert fault_size.cells[0].config.data.split.segment_groups == ("97",)
+    wdcnn = next(c for c in fault_size.cells if c.baseline == "wdcnn")
+    assert wdcnn.config.model.backbone == "wdcnn" and wdcnn.config.model.block == "none"
+
+
+def test_fault_size_fold_keeps_fault_bearings_out_of_training(real_data_dir: Path, tmp_path: Path, monkeypatch):
+    from sigattn.data.prepare import prepare
+
+    monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path))
+    path = Path(__file__).resolve().parents[1] / "pipelines/cwru-fault-size.yaml"
+    cell = load_pipeline(path, overrides=[f"data.data_dir={real_data_dir}"]).cells[0]
+    assert cell.label == "test-007"
+    prepared = prepare(cell.config.data)
+    assert prepared.classes == ("Normal", "IR", "B", "OR") and prepared.audit.ok
+    test_faults = {g for g in prepared.splits["test"].groups.tolist() if g != "97"}
+    assert test_faults == {"105", "106", "107", "108", "118", "119", "120", "121", "130", "131", "132", "133"}
+    for split in ("train", "val"):
+        assert not test_faults & set(prepared.splits[split].groups.tolist())
+    for w in prepared.splits.values():  # Normal (97.mat, segments) is in every split
+        assert min(w.class_counts().values()) > 0
+
+
+def test_baselines_and_grid_narrowing(workdir: Path):
+    spec = {
+        "name": "base",
+        "base": "base.yaml",
+        "grid": {"model.block": ["none", "se"], "train.seed": [0, 1, 2]},
+        "cells": [{"label": "A"}, {"label": "B", "data.synthetic.seed": 3}],
+        "baselines": ["wdcnn", "minirocket"],
+    }
+    path = write(workdir / "b.yaml", spec)
+    full = load_pipeline(path)
+    assert len(full.cells) == (2 * 3 + 2 * 3) * 2
+    narrow = load_pipeline(path, only={"train.seed": [1]})
+    assert {c.key for c in narrow.cells} < {c.key for c in full.cells} and len(narrow.cells) == 8
+    rocket = [c for c in narrow.cells if c.baseline == "minirocket"]
+    assert [c.key for c in rocket] == [
+        "A:baseline=minirocket,train.seed=1",
+        "B:baseline=minirocket,train.seed=1,data.synthetic.seed=3",
+    ]
+    assert rocket[0].group == "A:baseline=minirocket" and rocket[1].config.data.synthetic.seed == 3
+    with pytest.raises(SigattnError, match="--grid model.width: not a grid key"):
+        load_pipeline(path, only={"model.width": [1]})
+    write(workdir / "bad.yaml", {**spec, "baselines": ["resnet"]})
+    with pytest.raises(SigattnError, match="baselines must be a list of wdcnn, minirocket"):
+        load_pipeline(workdir / "bad.yaml")
+    dry = runner.invoke(app, ["run", "b.yaml", "--dry-run", "--grid", "train.seed=[1]", "--grid", "model.block=[se]"])
+    assert dry.exit_code == 0 and "6 cells" in dry.output, dry.output
+    bad = runner.invoke(app, ["run", "b.yaml", "--dry-run", "--grid", "train.seed"])
+    assert bad.exit_code == 1 and "--grid 'train.seed' must look like" in bad.output
+
+
+def test_minirocket_and_wdcnn_baselines_run_as_child_runs_with_pooled_rows(workdir: Path):
+    pytest.importorskip("aeon", reason="the minirocket baseline needs the baselines extra (aeon)")
+    spec = {
+        "name": "rocket",
+        "base": "base.yaml",
+        "set": ["data.window.length=1024", "data.window.stride=512", "data.synthetic.seconds=2.0"],
+        "grid": {"model.block": ["none"], "train.seed": [0]},
+        "cells": [{"label": "A"}, {"label": "B", "data.synthetic.seed": 3}],
+        "baselines": ["wdcnn", "minirocket"],
+    }
+    write(workdir / "r.yaml", spec)
+    result = runner.invoke(app, ["run", "r.yaml", "-q"])
+    assert result.exit_code == 0, result.output
+    children = [r for r in runs_of() if r.data.tags.get("sigattn.kind") == "pipeline-cell"]
+    rockets = [r for r in children if r.data.tags.get("sigattn.baseline") == "minirocket"]
+    assert len(children) == 6 and len(rockets) == 2
+    assert rockets[0].data.tags["backbone"] == "minirocket" and "test_macro_f1" in rockets[0].data.metrics
+    assert 0 <= rockets[0].data.metrics["test_accuracy"] <= 1 and rockets[0].data.metrics["params"] > 0
+    assert {r.info.run_name for r in rockets} == {"synthetic-4c/minirocket/seed0/A", "synthetic-4c/minirocket/seed0/B"}
+    wd = [r for r in children if r.data.tags.get("sigattn.baseline") == "wdcnn"]
+    assert {r.data.tags["backbone"] for r in wd} == {"wdcnn"}
+    rows = {r["cell"]: r for r in csv.DictReader((workdir / "results/rocket/summary.csv").open())}
+    assert rows["all 2 cells:baseline=minirocket"]["runs"] == "2"
+    assert rows["A:baseline=wdcnn"]["runs"] == "1" and "all 2 cells:model.block=none" in rows
 
 
 def test_cross_load_cell_prepares_nine_fault_classes(real_data_dir: Path, tmp_path: Path, monkeypatch):

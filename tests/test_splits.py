@@ -12,7 +12,7 @@ from sigattn.data.splits import (
     split_windows_by_group,
 )
 from sigattn.data.types import Recording, Windows
-from sigattn.data.windows import take
+from sigattn.data.windows import concat, take
 from sigattn.errors import SigattnError
 
 WINDOW = WindowConfig(length=64, stride=32)
@@ -138,3 +138,26 @@ def test_inter_patient_audit_checks_the_record_lists():
     good["test"] = windows("106", "106", [0])
     result = audit(good, "inter-patient", 64)
     assert not result.ok and "record 106 is in test but not in DS2" in result.problems
+
+
+def test_segment_groups_cut_some_groups_and_keep_the_others_whole():
+    mapping = {"train": ["g1", "g2", "g3"], "val": ["g4"], "test": ["g5"]}
+    cfg = SplitConfig("by-group", groups=mapping, segment_groups=["g0"])
+    s = make_splits(recordings(), cfg, WINDOW, ("x", "y"))
+    for name, whole in (("train", {"g1", "g2", "g3"}), ("val", {"g4"}), ("test", {"g5"})):
+        assert set(s[name].groups.tolist()) == whole | {"g0"}  # g0's segments are in every split
+    assert audit(s, "by-group", WINDOW.length, segmented=["g0"]).ok
+    assert not audit(s, "by-group", WINDOW.length).ok  # without the exemption g0 crosses splits
+    # a planted overlap inside the segmented group is still caught
+    g0_val = take(s["val"], s["val"].groups == "g0")
+    leaked = dict(s, train=concat([s["train"], g0_val]))
+    assert not audit(leaked, "by-group", WINDOW.length, segmented=["g0"]).ok
+
+
+def test_segment_groups_are_validated():
+    with pytest.raises(SigattnError, match="needs split.strategy 'by-group'"):
+        SplitConfig("segment", segment_groups=["g0"])
+    with pytest.raises(SigattnError, match="also places whole"):
+        SplitConfig("by-group", groups={"train": ["g0"]}, segment_groups=["g0"])
+    with pytest.raises(SigattnError, match="does not have"):
+        make_splits(recordings(), SplitConfig("by-group", segment_groups=["nope"]), WINDOW, ("x", "y"))

@@ -93,7 +93,10 @@ def read_file(path: Path, number: int) -> tuple[np.ndarray, int | None]:
     """The drive-end signal (1D float64) of file `number` and its in-file RPM (None if absent)."""
     de_key, rpm_key = f"X{number:03d}_DE_time", f"X{number:03d}RPM"
     try:
-        data = scipy.io.loadmat(path, variable_names=[de_key, rpm_key])
+        with path.open("rb") as f:  # opened here: scipy reports a refused open as a bad file name
+            data = scipy.io.loadmat(f, variable_names=[de_key, rpm_key])
+    except PermissionError as e:
+        raise SigattnError(f"{path}: cannot read ({e.strerror}); expected a readable file") from None
     except Exception as e:  # scipy raises many types on truncated/corrupt files
         raise SigattnError(f"{path}: not a readable MAT file (truncated or corrupt?): {e}") from None
     if de_key not in data:

@@ -49,8 +49,10 @@ def _read_csv(path: Path) -> np.ndarray:
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = [(n, row) for n, row in enumerate(csv.reader(f), start=1) if any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise SigattnError(f"{path}: could not read CSV: {e}") from None
+    except OSError as e:
+        raise _cannot_read(path, e) from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise SigattnError(f"{path}: not a readable CSV text file: {e}") from None
     if rows:
         try:
             [float(c) for c in rows[0][1]]
@@ -70,11 +72,19 @@ def _read_csv(path: Path) -> np.ndarray:
     return out.T
 
 
+def _cannot_read(path: Path, error: OSError) -> SigattnError:
+    return SigattnError(f"{path}: cannot read ({error.strerror or error}); expected a readable file")
+
+
 def _read_mat(path: Path, key: str | None) -> np.ndarray:
     try:
-        data = scipy.io.loadmat(path, variable_names=None if key is None else [key])
-        if key is not None and key not in data:  # scipy stops quietly at a truncation: read it all
-            data = scipy.io.loadmat(path)
+        with path.open("rb") as f:  # opened here: scipy reports a refused open as a bad file name
+            data = scipy.io.loadmat(f, variable_names=None if key is None else [key])
+            if key is not None and key not in data:  # scipy stops quietly at a truncation: read it all
+                f.seek(0)
+                data = scipy.io.loadmat(f)
+    except PermissionError as e:
+        raise _cannot_read(path, e) from None
     except NotImplementedError:
         raise SigattnError(f"{path}: MATLAB v7.3 (HDF5) files are not supported; re-save with -v7") from None
     except Exception as e:
@@ -95,6 +105,11 @@ def _read_wfdb(path: Path) -> tuple[np.ndarray, float]:
     try:
         rec = wfdb.rdrecord(str(base), physical=True)
         x = np.asarray(rec.p_signal, dtype=np.float64).T
+    except PermissionError as e:
+        raise _cannot_read(Path(e.filename or f"{base}.hea"), e) from None
+    except FileNotFoundError as e:
+        missing = Path(e.filename or "?").name
+        raise SigattnError(f"{base}.hea: could not read WFDB record: its signal file {missing} is missing") from None
     except Exception as e:
         raise SigattnError(f"{base}.hea: could not read WFDB record (truncated or corrupt?): {e}") from None
     if x.shape[1] != rec.sig_len:
@@ -122,6 +137,8 @@ def read_signal(path: Path, *, key: str | None = None) -> tuple[np.ndarray, floa
             x = _as_channels_first(np.load(path, allow_pickle=False), path)
         except SigattnError:
             raise
+        except PermissionError as e:
+            raise _cannot_read(path, e) from None
         except Exception as e:
             raise SigattnError(f"{path}: not a readable .npy file (truncated or corrupt?): {e}") from None
     elif suffix == ".mat":
@@ -168,13 +185,20 @@ class ManifestRow(NamedTuple):
 def read_rows(manifest_path: Path) -> list[ManifestRow]:
     """The non-empty rows of a manifest, with each path resolved against the manifest's folder."""
     manifest_path = Path(manifest_path)
+    expected = "expected a CSV file with columns path,label[,group][,fs]"
+    if manifest_path.is_dir():
+        raise SigattnError(f"manifest {manifest_path} is a folder; {expected}")
+    if not manifest_path.is_file():
+        raise SigattnError(f"manifest {manifest_path} not found; {expected}")
     try:
         with manifest_path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = [h.strip() for h in reader.fieldnames or []]
             raw_rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise SigattnError(f"{manifest_path}: could not read manifest: {e}") from None
+    except OSError as e:
+        raise SigattnError(f"manifest {manifest_path}: cannot read ({e.strerror or e}); {expected}") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise SigattnError(f"{manifest_path}: could not read manifest: {e}; {expected}") from None
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise SigattnError(

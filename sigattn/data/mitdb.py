@@ -67,6 +67,8 @@ def load_record(
         raise SigattnError(f"record {record}: header {hea} not found")
     try:
         header = wfdb.rdheader(str(base))
+    except PermissionError as e:
+        raise SigattnError(f"{hea}: cannot read ({e.strerror}); expected a readable file") from None
     except Exception as e:
         raise SigattnError(f"{hea}: corrupt header ({type(e).__name__}: {e})") from None
     names = list(header.sig_name or [])

@@ -222,7 +222,7 @@ def prepare(cfg: DataConfig) -> Prepared:
             _save(path, splits, length)
     if from_cache and cfg.split.strategy == "random":
         warnings.warn("random split: overlapping windows leak across splits", UserWarning, stacklevel=2)
-    result = audit(splits, cfg.split.strategy, length)
+    result = audit(splits, cfg.split.strategy, length, cfg.split.segment_groups)
     if not result.ok and cfg.split.strategy != "random":
         raise SigattnError(f"leakage audit failed for split.strategy {cfg.split.strategy!r}: {result.problems[0]}")
     first = splits["train"]

@@ -127,40 +127,59 @@ def split_random(w: Windows, fractions: Sequence[float], seed: int, allow_random
     return {name: take(w, np.sort(order[lo:hi])) for name, lo, hi in zip(SPLITS, bounds[:-1], bounds[1:], strict=True)}
 
 
+def _segment_spans(
+    recordings: Sequence[Recording], indices: Sequence[int], split: SplitConfig, length: int
+) -> dict[str, list[tuple[int, int, int]]]:
+    """(recording, start, stop) blocks per split for the recordings at `indices`, cut by segment."""
+    guard = length if split.guard is None else split.guard
+    if guard < length:
+        raise SigattnError(f"split.guard must be at least the window length {length}; got {guard}")
+    spans: dict[str, list[tuple[int, int, int]]] = {name: [] for name in SPLITS}
+    for i in indices:
+        rec = recordings[i]
+        for name, lo, hi in segment_spans(rec.signal.shape[-1], split.fractions, guard, length, rec.source):
+            spans[name].append((i, lo, hi))
+    return spans
+
+
+def _group_split(recordings: Sequence[Recording], groups: Sequence[str], split: SplitConfig) -> dict[str, str]:
+    """Group -> split for the whole groups of an inter-patient or by-group split."""
+    if split.strategy == "inter-patient":
+        return inter_patient_groups(groups, split.fractions[1], split.seed)
+    if split.groups:
+        return explicit_groups(split.groups, groups)
+    labels: dict[str, Counter] = {}
+    for rec in recordings:
+        if rec.group in groups:
+            labels.setdefault(rec.group, Counter())[rec.label] += 1
+    return assign_groups({g: c.most_common(1)[0][0] for g, c in labels.items()}, split.fractions, split.seed)
+
+
 def make_splits(
     recordings: Sequence[Recording], split: SplitConfig, window: WindowConfig, classes: Sequence[str]
 ) -> dict[str, Windows]:
     """Cut `recordings` into train/val/test windows with the configured strategy."""
     length, stride = window.length, window.stride
     if split.strategy == "segment":
-        guard = length if split.guard is None else split.guard
-        if guard < length:
-            raise SigattnError(f"split.guard must be at least the window length {length}; got {guard}")
-        spans: dict[str, list[tuple[int, int, int]]] = {name: [] for name in SPLITS}
-        for i, rec in enumerate(recordings):
-            for name, lo, hi in segment_spans(rec.signal.shape[-1], split.fractions, guard, length, rec.source):
-                spans[name].append((i, lo, hi))
+        spans = _segment_spans(recordings, range(len(recordings)), split, length)
         return {name: window_spans(recordings, spans[name], length, stride, classes) for name in SPLITS}
     whole = [(i, 0, rec.signal.shape[-1]) for i, rec in enumerate(recordings)]
     if split.strategy == "random":
         w = window_spans(recordings, whole, length, stride, classes)
         return split_random(w, split.fractions, split.seed, split.allow_random)
-    groups = sorted({rec.group for rec in recordings})
-    if split.strategy == "inter-patient":
-        group_split = inter_patient_groups(groups, split.fractions[1], split.seed)
-    elif split.groups:
-        group_split = explicit_groups(split.groups, groups)
-    else:
-        labels: dict[str, Counter] = {}
-        for rec in recordings:
-            labels.setdefault(rec.group, Counter())[rec.label] += 1
-        group_split = assign_groups({g: c.most_common(1)[0][0] for g, c in labels.items()}, split.fractions, split.seed)
+    cut = set(split.segment_groups)
+    absent = sorted(cut - {rec.group for rec in recordings})
+    if absent:
+        raise SigattnError(f"split.segment_groups names group(s) {', '.join(absent[:5])} that the data does not have")
+    spans = _segment_spans(recordings, [i for i, rec in enumerate(recordings) if rec.group in cut], split, length)
+    groups = sorted({rec.group for rec in recordings} - cut)
+    group_split = _group_split(recordings, groups, split) if groups else {}
     out = {}
     for name in SPLITS:
-        chosen = [s for s in whole if group_split[recordings[s[0]].group] == name]
+        chosen = spans[name] + [s for s in whole if group_split.get(recordings[s[0]].group) == name]
         if not chosen:
             raise SigattnError(f"split {name!r} received no groups; need more groups or other split.fractions")
-        out[name] = window_spans(recordings, chosen, length, stride, classes)
+        out[name] = window_spans(recordings, sorted(chosen), length, stride, classes)
     return out
 
 
@@ -218,11 +237,12 @@ def _overlaps(splits: Mapping[str, Windows], window_length: int) -> list[str]:
     return problems
 
 
-def _group_crossings(splits: Mapping[str, Windows], strategy: str) -> list[str]:
+def _group_crossings(splits: Mapping[str, Windows], strategy: str, segmented: Sequence[str]) -> list[str]:
     where: dict[str, set[str]] = {}
     for name, w in splits.items():
         for g in np.unique(np.asarray(w.groups, dtype=str)).tolist():
-            where.setdefault(g, set()).add(name)
+            if g not in segmented:
+                where.setdefault(g, set()).add(name)
     problems = [
         f"group {g} is in several splits: {', '.join(sorted(s))}" for g, s in sorted(where.items()) if len(s) > 1
     ]
@@ -235,14 +255,17 @@ def _group_crossings(splits: Mapping[str, Windows], strategy: str) -> list[str]:
     return problems
 
 
-def audit(splits: Mapping[str, Windows], strategy: str, window_length: int) -> AuditResult:
+def audit(
+    splits: Mapping[str, Windows], strategy: str, window_length: int, segmented: Sequence[str] = ()
+) -> AuditResult:
     """Prove no sample of any recording is in windows of two splits, and (for by-group and
-    inter-patient) that no group crosses splits. `window_length` is in samples of `starts`."""
+    inter-patient) that no group crosses splits except the `segmented` ones (split.segment_groups,
+    whose segments the sample check covers). `window_length` is in samples of `starts`."""
     if isinstance(window_length, bool) or not isinstance(window_length, (int, np.integer)) or window_length < 1:
         raise SigattnError(f"audit window_length must be a positive integer; got {window_length!r}")
     problems = _overlaps(splits, int(window_length))
     if strategy in _GROUP_STRATEGIES:
-        problems += _group_crossings(splits, strategy)
+        problems += _group_crossings(splits, strategy, segmented)
     if len(problems) > _MAX_PROBLEMS:
         problems = problems[:_MAX_PROBLEMS] + [f"... and {len(problems) - _MAX_PROBLEMS} more"]
     windows = {name: len(w) for name, w in splits.items()}
