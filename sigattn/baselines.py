@@ -2,8 +2,8 @@
 
 MiniRocket turns each window into ~10k PPV features with fixed random kernels; a ridge
 classifier (one-vs-rest on ±1 targets) reads them. The ridge penalty is chosen on the
-validation split by the configured `train.monitor`, never on test. Side features (RR
-intervals of ECG beats) are appended to the MiniRocket features. Needs the optional
+validation split by the configured `train.monitor`, never on test. With `data.rr_features`
+the beats' RR features (the packed side channel) are appended to the MiniRocket features. Needs the optional
 `baselines` extra (`pip install 'sigattn[baselines]'`).
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from sigattn.config import RunConfig
 from sigattn.data.prepare import Prepared
+from sigattn.data.side import RR_FEATURES, unpack
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 from sigattn.metrics import AAMI_CLASSES, classification_metrics, flat_metrics
@@ -74,9 +75,11 @@ class RidgeOnFeatures:
         return ((features - self.mean) / self.scale) @ coef
 
 
-def _features(transform: Any, w: Windows) -> np.ndarray:
-    out = np.asarray(transform.transform(np.ascontiguousarray(w.x, dtype=np.float32)), dtype=np.float32)
-    return out if w.features is None else np.hstack([out, w.features.astype(np.float32)])
+def _features(transform: Any, x: np.ndarray, n_side: int) -> np.ndarray:
+    """MiniRocket features of the signal channels, then the packed side features (if any)."""
+    signal, side = unpack(x, n_side)
+    out = np.asarray(transform.transform(np.ascontiguousarray(signal, dtype=np.float32)), dtype=np.float32)
+    return out if side is None else np.hstack([out, side.astype(np.float32)])
 
 
 def _metrics(w: Windows, predicted: np.ndarray) -> dict[str, Any]:
@@ -94,13 +97,14 @@ def fit_minirocket(
         if len(w) == 0:
             raise SigattnError(f"the {name} split of dataset {cfg.data.dataset!r} is empty; adjust data.split")
     transform = _minirocket_class()(n_kernels=n_kernels, random_state=cfg.train.seed, n_jobs=-1)
-    transform.fit(np.ascontiguousarray(train.x, dtype=np.float32))
+    n_side = len(RR_FEATURES) if cfg.data.rr_features else 0
+    transform.fit(np.ascontiguousarray(unpack(train.x, n_side)[0], dtype=np.float32))
     counts = np.bincount(train.y, minlength=len(prepared.classes))
     weights = None
     if cfg.train.balance != "none":  # both balancing modes become per-sample weights here
         weights = (len(train.y) / (np.count_nonzero(counts) * np.maximum(counts, 1)))[train.y]
-    ridge = RidgeOnFeatures.fit(_features(transform, train), train.y, len(prepared.classes), weights)
-    val_features = _features(transform, val)
+    ridge = RidgeOnFeatures.fit(_features(transform, train.x, n_side), train.y, len(prepared.classes), weights)
+    val_features = _features(transform, val.x, n_side)
     monitor = cfg.train.monitor.removeprefix("val_")
     history = []
     for step, alpha in enumerate(ALPHAS):
@@ -110,10 +114,8 @@ def fit_minirocket(
         tracker.log_metrics({**flat_metrics("val", metrics), "alpha": alpha}, step=step)
     best_value, alpha = max(history, key=lambda h: (h[0], h[1]))  # ties: the stronger penalty
     coef = ridge.coef(alpha)
-    test_metrics = _metrics(test, ridge.scores(_features(transform, test), coef).argmax(1))
-    one = Windows(test.x[:1], test.y[:1], test.classes, test.groups[:1], test.sources[:1], test.starts[:1], test.fs,
-                  None if test.features is None else test.features[:1])  # fmt: skip
-    latency = min(_timed(lambda: ridge.scores(_features(transform, one), coef)) for _ in range(20))
+    test_metrics = _metrics(test, ridge.scores(_features(transform, test.x, n_side), coef).argmax(1))
+    latency = min(_timed(lambda: ridge.scores(_features(transform, test.x[:1], n_side), coef)) for _ in range(20))
     extra = {"params": float(coef.size), "latency_ms_cpu": latency * 1e3, "alpha": alpha, "best_val": best_value}
     tracker.log_metrics({**flat_metrics("test", test_metrics), **extra}, step=len(ALPHAS))
     tracker.log_dict({"baseline": "minirocket", "n_kernels": n_kernels, **extra, **test_metrics},

@@ -294,6 +294,7 @@ def train(
         cfg = load_config(base, _overrides([*pairs, ("train.quiet", quiet or None)], set_))
         check_writable_folder(Path(cfg.train.checkpoint_dir), "train.checkpoint_dir")
         prepared = prepare(cfg.data)
+        _check_model(cfg, prepared)
         if offline:
             typer.secho("offline: logging to the local store ./mlflow.db", err=True)
         tracker = None
@@ -316,6 +317,20 @@ def train(
         f"test accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
         f"balanced accuracy = {metrics['balanced_accuracy']:.4f}"
     )
+
+
+def _check_model(cfg, prepared) -> None:
+    """Build the model `fit` will build, once, so a model config that cannot work fails before the run starts."""
+    from sigattn.checkpoint import build_model
+    from sigattn.training import bundle_meta
+
+    meta = bundle_meta(cfg, prepared)
+    try:
+        build_model(meta["model"], meta["in_channels"], len(meta["classes"]))
+    except SigattnError as error:
+        m = cfg.model
+        widths = "default" if m.widths is None else list(m.widths)
+        raise SigattnError(f"model (backbone {m.backbone}, widths {widths}, options {m.options}): {error}") from None
 
 
 @app.command("run")

@@ -158,9 +158,10 @@ class DataConfig:
     """The data section: which dataset, how to filter, window and split it.
 
     `scheme`/`loads`/`faults_only` are CWRU options (`faults_only` drops Normal: 9 classes
-    in the 10class scheme, 3 in 4class), `lead`/`beat_*` MIT-BIH ones (a beat window is
-    beat_before + beat_after samples, so `window` is not used there), `manifest` the CSV path
-    for dataset "manifest" and `synthetic` the size of the generated set.
+    in the 10class scheme, 3 in 4class), `lead`/`beat_*`/`rr_features` MIT-BIH ones (a beat
+    window is beat_before + beat_after samples, so `window` is not used there; with
+    `rr_features` the model also reads each beat's RR intervals, see sigattn.data.side),
+    `manifest` the CSV path for dataset "manifest" and `synthetic` the size of the generated set.
     """
 
     dataset: str = "synthetic"
@@ -169,6 +170,7 @@ class DataConfig:
     scheme: str = "10class"
     loads: tuple[int, ...] | None = None
     faults_only: bool = False
+    rr_features: bool = False
     lead: str = "MLII"
     beat_before: int = 90
     beat_after: int = 170
@@ -199,6 +201,10 @@ class DataConfig:
             object.__setattr__(self, "loads", loads)
         if not isinstance(self.faults_only, bool):
             raise SigattnError(f"data.faults_only must be true or false; got {self.faults_only!r}")
+        if not isinstance(self.rr_features, bool):
+            raise SigattnError(f"data.rr_features must be true or false; got {self.rr_features!r}")
+        if self.rr_features and self.dataset != "mitdb":
+            raise SigattnError(f"data.rr_features needs dataset 'mitdb' (beats with RR intervals); got {self.dataset}")
         _positive_int("data.beat_before", self.beat_before)
         _positive_int("data.beat_after", self.beat_after)
         if not isinstance(self.cache, bool):
@@ -314,6 +320,8 @@ class ModelConfig:
         for key in ("block", "widths", "dropout"):
             if key in self.options:
                 raise SigattnError(f"model.options must not set {key!r}; use model.{key}")
+        if "side_features" in self.options:
+            raise SigattnError("model.options must not set 'side_features'; data.rr_features sets it")
         object.__setattr__(self, "options", dict(self.options))
 
     def blocks_label(self) -> str:

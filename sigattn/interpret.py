@@ -258,7 +258,8 @@ def integrated_gradients(
             attr = ig.attribute(
                 xb, baselines=torch.zeros_like(xb), target=target, n_steps=steps, internal_batch_size=batch_size
             )
-            parts.append(attr.detach().abs().sum(1).float().cpu().numpy())
+            signal = attr[:, :-1] if getattr(model, "side_features", 0) else attr  # not the packed side channel
+            parts.append(signal.detach().abs().sum(1).float().cpu().numpy())
     return np.concatenate(parts)
 
 
@@ -277,9 +278,9 @@ def deletion_test(
 ) -> dict[str, float]:
     """Accuracy before and after masking the top `fraction` of samples by attention, IG and at random.
 
-    Masked samples are set to 0 or to the window's per-channel mean. At most `max_windows` windows
-    are used (a seeded subset). With `attention_on_input` None the attention entries are left out.
-    Puts `model` in eval mode.
+    Masked samples are set to 0 or to the window's per-channel mean; a packed side-feature channel
+    (sigattn.data.side) is never masked. At most `max_windows` windows are used (a seeded subset).
+    With `attention_on_input` None the attention entries are left out. Puts `model` in eval mode.
     """
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)
     if x.ndim != 3 or y.shape != (len(x),) or len(x) == 0:
@@ -298,6 +299,8 @@ def deletion_test(
     x, y = x[keep], y[keep]
     k = max(1, round(fraction * x.shape[-1]))
     fill = x.mean(-1, keepdims=True) if baseline == "mean" else np.zeros_like(x[..., :1])
+    if getattr(model, "side_features", 0):
+        fill = np.concatenate([fill[:, :-1] * np.ones_like(x[:, :-1]), x[:, -1:]], axis=1)
     scores = {"ig": integrated_gradients(model, x, y, steps=ig_steps, batch_size=batch_size)}
     scores["random"] = rng.random((len(x), x.shape[-1]))
     if attention_on_input is not None:

@@ -32,6 +32,7 @@ from sigattn.attention_plots import attention_report
 from sigattn.checkpoint import build_model, rng_state, save_checkpoint, set_rng_state
 from sigattn.config import RunConfig, TrainConfig, run_name
 from sigattn.data.prepare import Prepared
+from sigattn.data.side import RR_FEATURES
 from sigattn.data.transforms import Pipeline
 from sigattn.data.types import SPLITS, Windows
 from sigattn.errors import SigattnError
@@ -157,11 +158,14 @@ def evaluate(
 
 def bundle_meta(cfg: RunConfig, prepared: Prepared) -> dict[str, Any]:
     """Everything predict needs to rebuild the model and preprocess new signals, and nothing else."""
+    model = cfg.to_dict()["model"]
+    if cfg.data.rr_features:  # the packed side channel (sigattn.data.side) carries the RR features
+        model["options"] = {**model["options"], "side_features": len(RR_FEATURES)}
     meta: dict[str, Any] = {
         "format": 1,
         "sigattn_version": __version__,
         "dataset": cfg.data.dataset,
-        "model": cfg.to_dict()["model"],
+        "model": model,
         "in_channels": int(prepared.splits["train"].x.shape[1]),
         "classes": list(prepared.classes),
         "fs": float(prepared.fs),

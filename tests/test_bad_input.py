@@ -373,7 +373,7 @@ CASES = [
         folder("cwru"),
         ["train", "--dataset", "cwru", "--data-dir", ".", "--set", "data.scheme=5class"],
         1,
-        ["'5class'", "expected one of: 10class, 4class"],
+        ["'5class' (data.scheme)", "expected one of: 10class, 4class"],
     ),
     ("describe-unknown-label-scheme", nothing, ["data", "describe", "cwru", "--scheme", "5class"], 2, ["--scheme"]),
     (
@@ -405,6 +405,23 @@ CASES = [
         ["run", "p.yaml"],
         1,
         ["p.yaml", "unknown key 'stages'", "allowed"],
+    ),
+    (
+        "train-model-that-cannot-be-built",
+        nothing,
+        [
+            "train",
+            "--set",
+            "data.synthetic.n_per_class=2",
+            "--set",
+            "data.synthetic.seconds=0.5",
+            "--set",
+            "data.window.length=256",
+            "--set",
+            "model.widths=[4,4]",
+        ],
+        1,
+        ["model (backbone cnn, widths [4, 4]", "kernels", "2 stages"],
     ),
     ("train-malformed-override", nothing, ["train", "--set", "epochs"], 1, ["'epochs'", "section.key=value"]),
     ("eval-unknown-split", nothing, ["eval", "{ck}", "--split", "holdout"], 2, ["--split", "'holdout'"]),
@@ -557,7 +574,7 @@ def test_unreadable_input_is_one_line(work, ckpt, deny_read, name, make, args, w
     check_failure(result, 1, words)
 
 
-@pytest.mark.skipif(ROOT, reason="root writes through mode 0o500; covered by the 'under a file' cases")
+@pytest.mark.skipif(ROOT, reason="root writes through mode 0o500; see the simulated test below")
 @pytest.mark.parametrize(
     "args",
     [

@@ -69,7 +69,9 @@ def classes(scheme: str = "10class") -> tuple[str, ...]:
     try:
         return CLASSES[scheme]
     except KeyError:
-        raise SigattnError(f"unknown CWRU label scheme {scheme!r}; expected one of: {', '.join(CLASSES)}") from None
+        raise SigattnError(
+            f"unknown CWRU label scheme {scheme!r} (data.scheme); expected one of: {', '.join(CLASSES)}"
+        ) from None
 
 
 def class_name(info: CwruFile, scheme: str = "10class") -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sigattn.config import DataConfig
+from sigattn.data import side
 from sigattn.data.paths import dataset_dir
 from sigattn.data.splits import (
     DS1,
@@ -170,6 +171,8 @@ def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int]:
     for name in SPLITS:
         w = splits[name]
         x = pipeline.apply_windows(w.x, w.fs) if len(w) else w.x
+        if cfg.rr_features:  # after the window transforms, which must not touch the side channel
+            x = side.pack(x, side.rr_side_features(w.features))
         out[name] = with_x(w, np.ascontiguousarray(x, dtype=np.float32))
     return out, length
 

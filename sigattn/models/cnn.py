@@ -8,6 +8,7 @@ import numpy as np
 from torch import Tensor, nn
 
 from sigattn.blocks import create_block
+from sigattn.data.side import unpack
 from sigattn.errors import SigattnError
 from sigattn.models.layers import (
     BlockChoice,
@@ -15,6 +16,7 @@ from sigattn.models.layers import (
     Head,
     blocks_per_stage,
     check_length,
+    check_side,
     conv_length,
     pool_length,
     smallest_valid_length,
@@ -64,6 +66,7 @@ class AttnCNN(nn.Module):
         dropout: float = 0.2,
         head_pooled: int = 1,
         head_hidden: int = 0,
+        side_features: int = 0,
         name: str = "cnn",
     ) -> None:
         super().__init__()
@@ -75,14 +78,17 @@ class AttnCNN(nn.Module):
         strides = _per_stage("strides", strides, n, [1] * n)
         paddings = _per_stage("paddings", paddings, n, [k // 2 for k in kernels])
         self.geometry = list(zip(kernels, strides, paddings, strict=True))
-        channels = [in_channels, *widths]
+        self.side_features = check_side(side_features, in_channels)
+        channels = [in_channels - (1 if side_features else 0), *widths]
         self.stages = nn.Sequential(
             *(
                 ConvStage(channels[i], channels[i + 1], *self.geometry[i], name)
                 for i, name in enumerate(blocks_per_stage(block, n))
             )
         )
-        self.head = Head(widths[-1], num_classes, pooled=head_pooled, hidden=head_hidden, dropout=dropout)
+        self.head = Head(
+            widths[-1], num_classes, pooled=head_pooled, hidden=head_hidden, dropout=dropout, side=side_features
+        )
         self.min_length = smallest_valid_length(self.stage_lengths)
 
     def stage_lengths(self, length: int) -> list[int]:
@@ -106,10 +112,18 @@ class AttnCNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_length(x.shape[-1], self.min_length, self.name)
-        return self.head(self.stages(x))
+        x, side = unpack(x, self.side_features)
+        return self.head(self.stages(x), side)
 
 
-def wdcnn(in_channels: int = 1, num_classes: int = 10, *, block: BlockChoice = "none", dropout: float = 0.0):
+def wdcnn(
+    in_channels: int = 1,
+    num_classes: int = 10,
+    *,
+    block: BlockChoice = "none",
+    dropout: float = 0.0,
+    side_features: int = 0,
+) -> AttnCNN:
     """WDCNN (Zhang et al., Sensors 2017): a 64-wide, stride-16 first conv, then 3-wide convs.
 
     Five conv/BN/ReLU/pool stages of 16, 32, 64, 64, 64 filters (the last unpadded), a
@@ -127,5 +141,6 @@ def wdcnn(in_channels: int = 1, num_classes: int = 10, *, block: BlockChoice = "
         dropout=dropout,
         head_pooled=3,
         head_hidden=100,
+        side_features=side_features,
         name="wdcnn",
     )

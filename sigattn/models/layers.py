@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from sigattn.errors import SigattnError
@@ -50,14 +51,26 @@ def check_length(length: int, minimum: int, name: str) -> None:
         raise SigattnError(f"backbone {name!r} needs windows of at least {minimum} samples; got {length}")
 
 
-class Head(nn.Module):
-    """Adaptive average pool to `pooled` steps, optional hidden layer, dropout, linear."""
+def check_side(n_side: int, in_channels: int) -> int:
+    """Validated number of side features; the packed input needs a signal channel besides them."""
+    if isinstance(n_side, bool) or not isinstance(n_side, int) or n_side < 0:
+        raise SigattnError(f"side_features must be a non-negative integer; got {n_side!r}")
+    if n_side and in_channels < 2:
+        raise SigattnError(f"side_features need in_channels >= 2 (signal + the side channel); got {in_channels}")
+    return n_side
 
-    def __init__(self, channels: int, num_classes: int, *, pooled: int = 1, hidden: int = 0, dropout: float = 0.0):
+
+class Head(nn.Module):
+    """Adaptive average pool to `pooled` steps, then `side` features appended, optional hidden
+    layer, dropout, linear."""
+
+    def __init__(
+        self, channels: int, num_classes: int, *, pooled: int = 1, hidden: int = 0, dropout: float = 0.0, side: int = 0
+    ):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise SigattnError(f"dropout must be in [0, 1); got {dropout}")
-        features = channels * pooled
+        features = channels * pooled + side
         layers: list[nn.Module] = [nn.AdaptiveAvgPool1d(pooled), nn.Flatten()]
         if hidden:
             layers += [nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
@@ -65,8 +78,11 @@ class Head(nn.Module):
         layers += [nn.Dropout(dropout), nn.Linear(features, num_classes)]
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)
+    def forward(self, x: Tensor, side: Tensor | None = None) -> Tensor:
+        z = self.layers[1](self.layers[0](x))  # pool, flatten
+        if side is not None:
+            z = torch.cat([z, side.to(z.dtype)], dim=1)
+        return self.layers[2:](z)
 
 
 class Field(NamedTuple):

@@ -8,6 +8,7 @@ import numpy as np
 from torch import Tensor, nn
 
 from sigattn.blocks import create_block
+from sigattn.data.side import unpack
 from sigattn.errors import SigattnError
 from sigattn.models.layers import (
     BlockChoice,
@@ -15,6 +16,7 @@ from sigattn.models.layers import (
     Head,
     blocks_per_stage,
     check_length,
+    check_side,
     conv_length,
     pool_length,
     smallest_valid_length,
@@ -58,15 +60,24 @@ class AttnResNet1d(nn.Module):
         stem_kernel: int = 15,
         stem_stride: int = 2,
         dropout: float = 0.2,
+        side_features: int = 0,
     ) -> None:
         super().__init__()
         if in_channels < 1 or num_classes < 2 or depth < 1:
             raise SigattnError(
                 f"need in_channels >= 1, num_classes >= 2, depth >= 1; got {in_channels}, {num_classes}, {depth}"
             )
+        self.side_features = check_side(side_features, in_channels)
         self.stem_geometry = (stem_kernel, stem_stride, stem_kernel // 2)
         self.stem = nn.Sequential(
-            nn.Conv1d(in_channels, widths[0], stem_kernel, stride=stem_stride, padding=stem_kernel // 2, bias=False),
+            nn.Conv1d(
+                in_channels - (1 if side_features else 0),
+                widths[0],
+                stem_kernel,
+                stride=stem_stride,
+                padding=stem_kernel // 2,
+                bias=False,
+            ),
             nn.BatchNorm1d(widths[0]),
             nn.ReLU(inplace=True),
             nn.MaxPool1d(2, ceil_mode=True),
@@ -79,7 +90,7 @@ class AttnResNet1d(nn.Module):
             stages.append(nn.Sequential(*units))
             channels = width
         self.stages = nn.Sequential(*stages)
-        self.head = Head(channels, num_classes, dropout=dropout)
+        self.head = Head(channels, num_classes, dropout=dropout, side=side_features)
         self.min_length = smallest_valid_length(self.stage_lengths)
 
     def stage_lengths(self, length: int) -> list[int]:
@@ -109,4 +120,5 @@ class AttnResNet1d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         check_length(x.shape[-1], self.min_length, "resnet")
-        return self.head(self.stages(self.stem(x)))
+        x, side = unpack(x, self.side_features)
+        return self.head(self.stages(self.stem(x)), side)
