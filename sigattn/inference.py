@@ -59,6 +59,11 @@ def windows_for_model(
 
     Starts are sample indices in the input signal. `fs` None means "at the model's rate".
     """
+    if (meta["model"].get("options") or {}).get("side_features"):
+        raise SigattnError(
+            f"{source}: this model also reads the RR intervals of annotated beats (data.rr_features); "
+            "predict slides windows over raw signals and has none: evaluate it with `sigattn eval` instead"
+        )
     channels, expected = signal.shape[0], int(meta["in_channels"])
     if channels != expected:
         raise SigattnError(f"{source}: {channels} channel(s); the model expects {expected}")

@@ -36,6 +36,7 @@ KIND_TAG = "sigattn.kind"
 BASELINE_TAG = "sigattn.baseline"
 SEED_KEY = "train.seed"
 METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
+PER_CLASS = ("f1_", "se_", "ppv_")  # test_f1_<class>, and for ECG sensitivity and positive predictivity
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _TOP_KEYS = ("name", "base", "set", "grid", "cells", "baselines")
@@ -278,7 +279,9 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 
 def _row(name: str, runs: list[dict[str, float]]) -> dict[str, Any]:
-    row: dict[str, Any] = {"cell": name, "runs": len(runs)}
+    row: dict[str, Any] = {"cell": name, "runs": len(runs), "per_class": {}}
+    for key in sorted({k for r in runs for k in r if k.startswith(PER_CLASS)}, key=_per_class_order):
+        row["per_class"][key] = _stats([r[key] for r in runs if key in r])
     for m in (*METRICS, "params", "latency_ms_cpu"):
         values = [r[m] for r in runs if m in r]
         mean, std = _stats(values) if values else (float("nan"), float("nan"))
@@ -308,6 +311,15 @@ def summarize(cells: Sequence[Cell], finished: Mapping[str, dict[str, float]]) -
     return rows
 
 
+def _per_class_order(key: str) -> tuple[str, int]:
+    kind, _, cls = key.partition("_")
+    return cls, ("f1", "se", "ppv").index(kind)
+
+
+def _per_class_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
+    return sorted({k for r in rows for k in r["per_class"]}, key=_per_class_order)
+
+
 def to_markdown(name: str, rows: Sequence[dict[str, Any]]) -> str:
     head = "| cell | runs | accuracy | macro-F1 | balanced accuracy | params | CPU latency (ms/window) |"
     lines = [f"# {name}", "", "Test metrics: mean ± std over seeds.", "", head, "|" + "---|" * 7]
@@ -316,15 +328,29 @@ def to_markdown(name: str, rows: Sequence[dict[str, Any]]) -> str:
         params = "–" if r["params"] is None else f"{r['params']:,}"
         latency = f"{r['latency_ms_cpu']:.3f}" if r["runs"] else "–"
         lines.append(f"| {r['cell']} | {r['runs']} | {' | '.join(cols)} | {params} | {latency} |")
+    keys = _per_class_keys(rows)
+    if keys:
+        lines += ["", "Per class (f1 = F1, se = sensitivity, ppv = positive predictivity), mean ± std:", ""]
+        lines += ["| cell | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
+        for r in rows:
+            cols = [
+                f"{r['per_class'][k][0]:.3f} ± {r['per_class'][k][1]:.3f}" if k in r["per_class"] else "–" for k in keys
+            ]
+            lines.append(f"| {r['cell']} | {' | '.join(cols)} |")
     return "\n".join(lines) + "\n"
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+    keys = _per_class_keys(rows)
     columns = ["cell", "runs", *(c for m in METRICS for c in (m, f"{m}_std")), "params", "latency_ms_cpu"]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=[*columns, *(c for k in keys for c in (k, f"{k}_std"))], lineterminator="\n"
+    )
     writer.writeheader()
-    writer.writerows([{c: r[c] for c in columns} for r in rows])
+    for r in rows:
+        per_class = {c: v for k, (mean, std) in r["per_class"].items() for c, v in ((k, mean), (f"{k}_std", std))}
+        writer.writerow({**{c: r[c] for c in columns}, **per_class})
     return buffer.getvalue()
 
 
@@ -389,6 +415,7 @@ def run_pipeline(
                 finished[child["tags"][CELL_TAG]] = {
                     **{k: m[f"test_{k}"] for k in METRICS if f"test_{k}" in m},
                     **{k: m[k] for k in ("params", "latency_ms_cpu") if k in m},
+                    **{k[5:]: v for k, v in m.items() if k.startswith(tuple(f"test_{p}" for p in PER_CLASS))},
                 }
         rows = summarize(pipeline.cells, finished)
         markdown = to_markdown(pipeline.name, rows)

@@ -251,6 +251,10 @@ def test_minirocket_and_wdcnn_baselines_run_as_child_runs_with_pooled_rows(workd
     rows = {r["cell"]: r for r in csv.DictReader((workdir / "results/rocket/summary.csv").open())}
     assert rows["all 2 cells:baseline=minirocket"]["runs"] == "2"
     assert rows["A:baseline=wdcnn"]["runs"] == "1" and "all 2 cells:model.block=none" in rows
+    assert (
+        0 <= float(rows["A:baseline=minirocket"]["f1_Normal"]) <= 1 and "f1_Normal_std" in rows["A:baseline=minirocket"]
+    )
+    assert "| cell | f1_B | f1_IR | f1_Normal | f1_OR |" in (workdir / "results/rocket/summary.md").read_text()
 
 
 def test_cross_load_cell_prepares_nine_fault_classes(real_data_dir: Path, tmp_path: Path, monkeypatch):

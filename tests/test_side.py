@@ -32,8 +32,10 @@ def test_pack_and_unpack_round_trip_for_numpy_and_torch():
 
 
 def test_rr_side_features_are_normalised_by_the_record_mean():
-    rr = np.array([[0.8, 1.2, 1.0, 1.0], [0.4, 0.6, 0.5, 0.5]], np.float32)
-    np.testing.assert_allclose(rr_side_features(rr), [[0.8, 1.2, 1.0, 1.0], [0.8, 1.2, 1.0, 0.5]], rtol=1e-6)
+    rr = np.array([[0.8, 1.2, 1.0, 1.0], [0.4, 0.6, 0.5, 0.5], [0.3, 0.6, 0.6, 0.5]], np.float32)
+    expected = [[0.8, 1.2, 1.0, 1.0, 0.8], [0.8, 1.2, 1.0, 0.5, 0.8], [0.6, 1.2, 1.2, 0.5, 0.5]]
+    np.testing.assert_allclose(rr_side_features(rr), expected, rtol=1e-6)
+    assert len(RR_FEATURES) == 5
     with pytest.raises(SigattnError, match=r"\(N, 4\)"):
         rr_side_features(rr[:, :3])
 
@@ -79,8 +81,16 @@ def test_mitdb_preparation_packs_rr_features(real_data_dir: Path, tmp_path: Path
     prepared = prepare(cfg.data)
     test = prepared.splits["test"]
     assert test.x.shape[1:] == (2, 260)
-    np.testing.assert_allclose(test.x[:, -1, :4], rr_side_features(test.features), rtol=1e-6)
+    np.testing.assert_allclose(test.x[:, -1, :5], rr_side_features(test.features), rtol=1e-6)
     meta = bundle_meta(cfg, prepared)
     assert meta["model"]["options"]["side_features"] == len(RR_FEATURES) and meta["in_channels"] == 2
     model = build_model(meta["model"], meta["in_channels"], len(prepared.classes)).eval()
     assert model(torch.from_numpy(test.x[:8])).shape == (8, 5)
+
+
+def test_predict_refuses_models_that_read_rr_features():
+    from sigattn.inference import windows_for_model
+
+    meta = {"model": {"backbone": "cnn", "options": {"side_features": 4}}, "in_channels": 2}
+    with pytest.raises(SigattnError, match="rec.csv: this model also reads the RR intervals"):
+        windows_for_model(np.zeros((1, 1000), np.float32), 360.0, meta, "rec.csv")

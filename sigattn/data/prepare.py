@@ -37,7 +37,7 @@ from sigattn.data.windows import with_x
 from sigattn.errors import SigattnError
 
 CACHE_ENV = "SIGATTN_CACHE_DIR"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _ARRAYS = ("x", "y", "groups", "sources", "starts", "features")
 
 

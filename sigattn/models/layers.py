@@ -61,8 +61,8 @@ def check_side(n_side: int, in_channels: int) -> int:
 
 
 class Head(nn.Module):
-    """Adaptive average pool to `pooled` steps, then `side` features appended, optional hidden
-    layer, dropout, linear."""
+    """Adaptive average pool to `pooled` steps, then `side` features (batch-normalised, so their
+    scale matches the CNN features) appended, optional hidden layer, dropout, linear."""
 
     def __init__(
         self, channels: int, num_classes: int, *, pooled: int = 1, hidden: int = 0, dropout: float = 0.0, side: int = 0
@@ -71,6 +71,7 @@ class Head(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise SigattnError(f"dropout must be in [0, 1); got {dropout}")
         features = channels * pooled + side
+        self.side_norm = nn.BatchNorm1d(side) if side else None
         layers: list[nn.Module] = [nn.AdaptiveAvgPool1d(pooled), nn.Flatten()]
         if hidden:
             layers += [nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True)]
@@ -80,8 +81,8 @@ class Head(nn.Module):
 
     def forward(self, x: Tensor, side: Tensor | None = None) -> Tensor:
         z = self.layers[1](self.layers[0](x))  # pool, flatten
-        if side is not None:
-            z = torch.cat([z, side.to(z.dtype)], dim=1)
+        if side is not None and self.side_norm is not None:
+            z = torch.cat([z, self.side_norm(side.to(z.dtype))], dim=1)
         return self.layers[2:](z)
 
 
