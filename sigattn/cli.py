@@ -287,7 +287,10 @@ def train(
         ("tracking.experiment", experiment),
     ]
     with _user_errors():
-        from sigattn import tracking
+        from contextlib import nullcontext
+
+        from sigattn import distributed, tracking
+        from sigattn.tracker import NullTracker
 
         checkpoint = _resume_checkpoint(resume, tracking_uri) if resume else None
         base = checkpoint["meta"]["config"] if checkpoint and config is None else config
@@ -295,21 +298,26 @@ def train(
         check_writable_folder(Path(cfg.train.checkpoint_dir), "train.checkpoint_dir")
         prepared = prepare(cfg.data)
         _check_model(cfg, prepared)
-        if offline:
+        if offline and distributed.env_rank() == 0:
             typer.secho("offline: logging to the local store ./mlflow.db", err=True)
         tracker = None
         try:
             with (
                 _interrupts_as_keyboard_interrupt(),
+                distributed.process_group(cfg.train.device) as ranks,  # under torchrun; else one process
                 tracking.tracked_run(
                     cfg.tracking, run_name=run_name(cfg, len(prepared.classes)), resume_run_id=resume, offline=offline
-                ) as tracker,
+                )
+                if ranks.main
+                else nullcontext(NullTracker()) as tracker,
             ):
                 result = fit(cfg, prepared, tracker, resume=checkpoint, progress=not cfg.train.quiet)
         except KeyboardInterrupt:
-            hint = f"; continue with `sigattn train --resume {tracker.run_id}`" if tracker else ""
+            hint = f"; continue with `sigattn train --resume {tracker.run_id}`" if tracker and tracker.run_id else ""
             typer.secho(f"interrupted: the last checkpoint is saved{hint}", err=True)
             raise typer.Exit(code=130) from None
+    if not ranks.main:  # rank 0 reports the run
+        return
     metrics = result.test_metrics
     typer.echo(f"run {result.run_id} ({result.run_name})")
     typer.echo(f"best {result.monitor} = {result.best_value:.4f} at epoch {result.best_epoch}")

@@ -335,13 +335,15 @@ BALANCE: tuple[str, ...] = ("none", "weights", "sampler")
 MONITORS: tuple[str, ...] = ("val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+DATA_PATHS: tuple[str, ...] = ("auto", "device", "stream")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """The training loop. `balance`: "weights" = class-weighted loss, "sampler" = class-balanced
     sampling with replacement. `patience` 0 turns early stopping off; `monitor` picks the best
-    epoch (val_loss is minimised, the others maximised)."""
+    epoch (val_loss is minimised, the others maximised). `data_path` "device" keeps the train split
+    on the device, "stream" reads it from a memory-mapped store, "auto" picks (sigattn.batching)."""
 
     epochs: int = 10
     batch_size: int = 64
@@ -357,6 +359,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "auto"
     compile: bool = False
+    data_path: str = "auto"
     checkpoint_dir: str = "checkpoints"
     quiet: bool = False
 
@@ -376,6 +379,7 @@ class TrainConfig:
             raise SigattnError(f"train.device must be one of: {', '.join(DEVICES)}; got {self.device!r}")
         _choice("train.precision", self.precision, PRECISIONS)
         _bool("train.compile", self.compile)
+        _choice("train.data_path", self.data_path, DATA_PATHS)
         _bool("train.quiet", self.quiet)
         if isinstance(self.checkpoint_dir, Path):
             object.__setattr__(self, "checkpoint_dir", str(self.checkpoint_dir))

@@ -2,8 +2,11 @@
 
 `fit` trains on `prepared.splits["train"]`, picks the best epoch on `train.monitor` over the val
 split, evaluates that model once on test and hands metrics, figures, checkpoints and the model
-to the tracker. Batches are drawn by index from tensors built once. On CPU the same seed and
-config give the same history, and a resumed run continues exactly where its last checkpoint was.
+to the tracker. Batches come from `sigattn.batching` (the whole split on the device, or a
+memory-mapped store). On CPU the same seed and config give the same history, and a resumed run
+continues exactly where its last checkpoint was. Under torchrun (`sigattn.distributed`) each
+process trains on its share of every batch through DistributedDataParallel; rank 0 alone
+validates, logs and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 import re
 import subprocess
 import threading
+import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,9 +30,11 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from sigattn import __version__
+from sigattn import __version__, distributed
 from sigattn.attention_plots import attention_report
+from sigattn.batching import batch_source, default_workers, epoch_batches
 from sigattn.checkpoint import build_model, rng_state, save_checkpoint, set_rng_state
 from sigattn.config import RunConfig, TrainConfig, run_name
 from sigattn.data.prepare import Prepared
@@ -59,6 +65,8 @@ class FitResult:
     stopped_early: bool = False
     device: str = "cpu"
     precision: str = "fp32"
+    data_path: str = "device"
+    world_size: int = 1
 
 
 def _mps_available() -> bool:
@@ -202,12 +210,14 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
-def _optimizer(model: nn.Module, t: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, t: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """SGD or AdamW; on CUDA AdamW runs as one fused kernel."""
     if t.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(), lr=t.lr, momentum=t.momentum, nesterov=t.momentum > 0, weight_decay=t.weight_decay
         )
-    return torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    fused = True if device.type == "cuda" else None
+    return torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay, fused=fused)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig, steps: int) -> Any:
@@ -220,20 +230,6 @@ def _scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig, steps: int) -> 
         mode = "min" if t.monitor == "val_loss" else "max"
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode, factor=0.5, patience=max(1, t.patience // 2))
     return None
-
-
-def _batches(n: int, batch_size: int, generator: torch.Generator, weights: torch.Tensor | None) -> list[torch.Tensor]:
-    """One epoch of index batches: a seeded permutation, or class-balanced draws with replacement.
-
-    A trailing batch of one sample is dropped (BatchNorm cannot train on it)."""
-    if weights is not None:
-        order = torch.multinomial(weights, n, replacement=True, generator=generator)
-    else:
-        order = torch.randperm(n, generator=generator)
-    batches = list(order.split(batch_size))
-    if len(batches) > 1 and len(batches[-1]) == 1:
-        batches.pop()
-    return batches
 
 
 def _class_weights(counts: np.ndarray) -> torch.Tensor:
@@ -270,28 +266,37 @@ def _improved(value: float, best: float | None, monitor: str) -> bool:
 
 
 class _Run:
-    """One run's model, optimiser, schedule, data tensors and mutable state (all saved in last.pt)."""
+    """One run's model, optimiser, schedule, batch source and mutable state (all saved in last.pt)."""
 
     def __init__(self, cfg: RunConfig, prepared: Prepared, tracker: Tracker, device: torch.device, precision: str):
         t = self.t = cfg.train
         self.cfg, self.tracker, self.device, self.precision = cfg, tracker, device, precision
+        self.ranks = r = distributed.current()
         train_w, self.val_w, self.test_w = (prepared.splits[s] for s in SPLITS)
         self.meta = bundle_meta(cfg, prepared)
         self.classes = self.meta["classes"]
         seed_everything(t.seed)
         self.model = build_model(self.meta["model"], self.meta["in_channels"], len(self.classes)).to(device)
-        self.step_model = torch.compile(self.model) if t.compile else self.model
-        self.generator = torch.Generator().manual_seed(t.seed)
-        self.x = torch.from_numpy(train_w.x).to(device)
-        self.y = torch.from_numpy(train_w.y.astype(np.int64)).to(device)
+        step_model: nn.Module = self.model
+        if r.active:  # the same initial weights everywhere, then each process its own dropout masks
+            torch.manual_seed(t.seed + 7919 * r.rank)
+            ids = [device.index] if device.type == "cuda" else None
+            step_model = DistributedDataParallel(self.model, device_ids=ids)
+        self.step_model = torch.compile(step_model) if t.compile else step_model
+        self.generator = torch.Generator().manual_seed(t.seed)  # the same batch order on every process
+        store = prepared.cache_path.with_suffix(".train") if prepared.cache_path is not None else None
+        self.batches, self.data_reason = batch_source(
+            t.data_path, train_w.x, train_w.y, device, store=store, workers=default_workers(r.world)
+        )
+        self.n_train, self.windows_per_s = len(train_w), 0.0
         counts = np.bincount(train_w.y, minlength=len(self.classes))
         self.sample_weights = None
         if t.balance == "sampler":
             self.sample_weights = torch.from_numpy(1.0 / np.maximum(counts, 1)[train_w.y])
         weight = _class_weights(counts).to(device) if t.balance == "weights" else None
         self.criterion = nn.CrossEntropyLoss(weight=weight)
-        self.steps = len(_batches(len(self.y), t.batch_size, torch.Generator(), None))
-        self.optimizer = _optimizer(self.model, t)
+        self.steps = len(epoch_batches(self.n_train, t.batch_size, torch.Generator(), None, world=r.world))
+        self.optimizer = _optimizer(self.model, t, device)
         self.scheduler = _scheduler(self.optimizer, t, self.steps)
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         self.epoch, self.history, self.bad_epochs, self.stopped_early = -1, [], 0, False
@@ -305,7 +310,7 @@ class _Run:
     def restore(self, resume: dict[str, Any]) -> None:
         """Continue from a last checkpoint; its best weights are written to this run's best.pt."""
         self.best_weights = resume.get("best_state_dict")
-        if self.best_weights is not None:  # the run folder may be new
+        if self.best_weights is not None and self.ranks.main:  # the run folder may be new
             self.model.load_state_dict(self.best_weights)
             save_checkpoint(self.best_path, model=self.model, meta=self.meta, epoch=int(resume["best"]["epoch"]))
         self.model.load_state_dict(resume["state_dict"])
@@ -324,9 +329,13 @@ class _Run:
         return {"device": str(self.device), "precision": self.precision, "classes": self.classes,
                 "run_name": self.name, "in_channels": self.meta["in_channels"], "fs": self.meta["fs"],
                 "window_length": self.meta["window"]["length"], "steps_per_epoch": self.steps,
-                "n_params": sum(p.numel() for p in self.model.parameters())}  # fmt: skip
+                "n_params": sum(p.numel() for p in self.model.parameters()), "data_path": self.batches.kind,
+                "data_path_reason": self.data_reason, "data_workers": self.batches.workers,
+                "world_size": self.ranks.world}  # fmt: skip
 
     def save_last(self) -> None:
+        if not self.ranks.main:
+            return
         save_checkpoint(
             self.last_path, model=self.model, meta=self.meta, optimizer=self.optimizer.state_dict(),
             scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -337,34 +346,38 @@ class _Run:
         self.tracker.log_file(self.last_path, "checkpoints")
 
     def train_epoch(self, stop: threading.Event | None, bar: Progress, task: Any) -> float:
-        """One pass over shuffled (or class-balanced) batches; returns the mean training loss."""
-        batches = _batches(len(self.y), self.t.batch_size, self.generator, self.sample_weights)
+        """One pass over shuffled (or class-balanced) batches; returns the mean training loss (all processes)."""
+        r = self.ranks
+        batches = epoch_batches(
+            self.n_train, self.t.batch_size, self.generator, self.sample_weights, rank=r.rank, world=r.world
+        )
         bar.reset(task, total=len(batches))
         self.step_model.train()
-        total = torch.zeros((), device=self.device)
-        for idx in batches:
+        total, seen, start = torch.zeros((), device=self.device), 0, time.perf_counter()
+        for xb, yb in self.batches(batches):
             _check_stop(stop)
-            idx = idx.to(self.device)
             with _autocast(self.device, self.precision):
-                logits = self.step_model(self.x[idx])
-            loss = self.criterion(logits.float(), self.y[idx])
+                logits = self.step_model(xb)
+            loss = self.criterion(logits.float(), yb)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
             if self.t.schedule == "onecycle":
                 self.scheduler.step()
-            total += loss.detach() * len(idx)
+            total += loss.detach() * len(yb)
+            seen += len(yb)
             bar.advance(task)
-        return (total / sum(len(b) for b in batches)).item()
+        loss_sum, seen = distributed.all_sum([total.item(), seen], self.device)
+        self.windows_per_s = seen / max(time.perf_counter() - start, 1e-9)
+        return loss_sum / max(seen, 1)
 
-    def end_epoch(self, epoch: int, train_loss: float, lr: float) -> float:
-        """Validate, log, keep the best weights, step the schedule, write last.pt; returns the monitor."""
-        if not math.isfinite(train_loss):
-            raise SigattnError(f"training diverged at epoch {epoch} (train_loss {train_loss}); lower train.lr")
+    def _validate(self, epoch: int, train_loss: float, lr: float) -> float:
+        """Rank 0: evaluate on val, log, keep the best weights and the record; returns the monitor."""
         val, _ = evaluate(self.model, self.val_w, batch_size=max(256, self.t.batch_size), precision=self.precision)
         record = {"epoch": epoch, "train_loss": train_loss, **flat_metrics("val", val), "lr": lr}
-        self.tracker.log_metrics({k: v for k, v in record.items() if k != "epoch"}, step=epoch)
+        logged = {k: v for k, v in record.items() if k != "epoch"}
+        self.tracker.log_metrics({**logged, "train_windows_per_s": self.windows_per_s}, step=epoch)
         value = record[self.t.monitor]
         if _improved(value, self.best["value"], self.t.monitor):
             self.best = {"metric": self.t.monitor, "value": value, "epoch": epoch}
@@ -373,17 +386,42 @@ class _Run:
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
+        self.history.append(record)
+        return value
+
+    def end_epoch(self, epoch: int, train_loss: float, lr: float) -> float:
+        """Validate, log, keep the best weights, step the schedule, write last.pt; returns the monitor.
+
+        Rank 0 validates; the others take its monitor value and patience count, so every process
+        steps the same schedule and stops at the same epoch."""
+        if not math.isfinite(train_loss):
+            raise SigattnError(f"training diverged at epoch {epoch} (train_loss {train_loss}); lower train.lr")
+        value = self._validate(epoch, train_loss, lr) if self.ranks.main else 0.0
+        value, bad_epochs = distributed.from_main([value, self.bad_epochs], self.device)
+        self.bad_epochs = int(bad_epochs)
         if self.t.schedule == "cosine":
             self.scheduler.step()
         elif self.t.schedule == "plateau":
             self.scheduler.step(value)
-        self.history.append(record)
         self.epoch, self.stopped_early = epoch, bool(self.t.patience) and self.bad_epochs >= self.t.patience
         self.save_last()
         return value
 
+    def result(self, test: dict[str, Any]) -> FitResult:
+        return FitResult(
+            run_id=self.tracker.run_id, run_name=self.name, best_epoch=int(self.best["epoch"]), monitor=self.t.monitor,
+            best_value=float(self.best["value"] if self.best["value"] is not None else math.nan), test_metrics=test,
+            best_checkpoint=self.best_path, last_checkpoint=self.last_path, history=self.history,
+            stopped_early=self.stopped_early, device=str(self.device), precision=self.precision,
+            data_path=self.batches.kind, world_size=self.ranks.world,
+        )  # fmt: skip
+
     def finish(self) -> FitResult:
-        """Evaluate the best weights on test; hand metrics, report, figures and model to the tracker."""
+        """Evaluate the best weights on test; hand metrics, report, figures and model to the tracker.
+
+        On ranks other than 0 there is nothing to do: their result has no test metrics."""
+        if not self.ranks.main:
+            return self.result({})
         if self.best_weights is None:
             raise SigattnError(f"no epoch finished, so there is no best model; last checkpoint: {self.last_path}")
         model, tracker, t = self.model, self.tracker, self.t
@@ -411,12 +449,7 @@ class _Run:
         tracker.log_file(self.best_path, "checkpoints")
         example = np.ascontiguousarray(self.test_w.x[:2], dtype=np.float32)
         tracker.log_model(model.to("cpu").eval(), self.best_path, input_example=example)
-        return FitResult(
-            run_id=tracker.run_id, run_name=self.name, best_epoch=best_epoch, monitor=t.monitor,
-            best_value=float(self.best["value"]), test_metrics=test, best_checkpoint=self.best_path,
-            last_checkpoint=self.last_path, history=self.history, stopped_early=self.stopped_early,
-            device=str(self.device), precision=self.precision,
-        )  # fmt: skip
+        return self.result(test)
 
 
 def fit(
@@ -434,36 +467,47 @@ def fit(
     to `cfg.train.epochs`. If `stop` is set (checked between batches) or Ctrl-C arrives, last.pt
     is written with the weights of that moment and KeyboardInterrupt is raised; resuming from it
     repeats the interrupted epoch. Progress bars go to stderr unless `progress` is False or
-    `train.quiet` is set.
+    `train.quiet` is set. In an initialised process group (torchrun) every process calls `fit`
+    with the same config and data; on CUDA each trains on GPU LOCAL_RANK, and only rank 0's
+    tracker and checkpoints are used.
     """
     tracker = tracker if tracker is not None else NullTracker()
     device = select_device(cfg.train.device)
+    ranks = distributed.current()
+    if ranks.active and device.type == "cuda":
+        device = torch.device("cuda", ranks.local_rank)
     precision = resolve_precision(cfg.train.precision, device)
     for split in SPLITS:
         if len(prepared.splits[split]) == 0:
             raise SigattnError(f"the {split} split of dataset {cfg.data.dataset!r} is empty; adjust data.split")
     run = _Run(cfg, prepared, tracker, device, precision)
-    if resume is not None:
-        _check_resume(resume, run.meta, cfg.train)
-        run.restore(resume)
-    else:  # a resumed run has logged these already
-        tracker.log_config({**cfg.to_dict(), "resolved": run.resolved()})
-        tracker.log_dataset(cfg.data.dataset, dataset_digest(prepared), prepared.summary(), "training")
-    tags = {"dataset": cfg.data.dataset, "block": cfg.model.blocks_label(), "backbone": cfg.model.backbone}
-    tracker.set_tags({**tags, "split": cfg.data.split.strategy, "git_commit": git_commit()})
-    monitor = cfg.train.monitor
-    with _progress(progress and not cfg.train.quiet) as bar:
-        epochs_task = bar.add_task("epochs", total=cfg.train.epochs, completed=run.epoch + 1, info="")
-        batch_task = bar.add_task("batches", total=run.steps, info="")
-        try:
-            for epoch in range(run.epoch + 1, cfg.train.epochs):
-                if run.stopped_early:
-                    break
-                _check_stop(stop)
-                lr = run.optimizer.param_groups[0]["lr"]
-                value = run.end_epoch(epoch, run.train_epoch(stop, bar, batch_task), lr)
-                bar.update(epochs_task, advance=1, info=f"{monitor}={value:.4f} (best {run.best['value']:.4f})")
-        except KeyboardInterrupt:
-            run.save_last()
-            raise
+    try:
+        if resume is not None:
+            _check_resume(resume, run.meta, cfg.train)
+            run.restore(resume)
+        elif ranks.main:  # a resumed run has logged these already
+            tracker.log_config({**cfg.to_dict(), "resolved": run.resolved()})
+            tracker.log_dataset(cfg.data.dataset, dataset_digest(prepared), prepared.summary(), "training")
+        if ranks.main:
+            tags = {"dataset": cfg.data.dataset, "block": cfg.model.blocks_label(), "backbone": cfg.model.backbone}
+            tags |= {"split": cfg.data.split.strategy, "data_path": run.batches.kind, "git_commit": git_commit()}
+            tracker.set_tags(tags)
+        monitor = cfg.train.monitor
+        with _progress(progress and not cfg.train.quiet and ranks.main) as bar:
+            epochs_task = bar.add_task("epochs", total=cfg.train.epochs, completed=run.epoch + 1, info="")
+            batch_task = bar.add_task("batches", total=run.steps, info="")
+            try:
+                for epoch in range(run.epoch + 1, cfg.train.epochs):
+                    if run.stopped_early:
+                        break
+                    _check_stop(stop)
+                    lr = run.optimizer.param_groups[0]["lr"]
+                    value = run.end_epoch(epoch, run.train_epoch(stop, bar, batch_task), lr)
+                    best = run.best["value"] if run.best["value"] is not None else value
+                    bar.update(epochs_task, advance=1, info=f"{monitor}={value:.4f} (best {best:.4f})")
+            except KeyboardInterrupt:
+                run.save_last()
+                raise
+    finally:
+        run.batches.close()
     return run.finish()

@@ -13,12 +13,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from sigattn.batching import epoch_batches
 from sigattn.checkpoint import load_checkpoint, model_from_checkpoint
 from sigattn.config import RunConfig, load_config
 from sigattn.data.prepare import Prepared, prepare
 from sigattn.errors import SigattnError
 from sigattn.training import (
-    _batches,
     _class_weights,
     evaluate,
     fit,
@@ -121,7 +121,8 @@ def test_fit_reports_metrics_figures_model_and_checkpoints(tmp_path, prepared):
     assert config_logged["resolved"]["classes"] == list(prepared.classes)
     (tags,) = tracker.named("set_tags")
     assert tags["dataset"] == "synthetic" and tags["block"] == "se" and tags["backbone"] == "cnn"
-    assert set(tags) == {"dataset", "block", "backbone", "split", "git_commit"}
+    assert set(tags) == {"dataset", "block", "backbone", "split", "data_path", "git_commit"}
+    assert tags["data_path"] == config_logged["resolved"]["data_path"] == result.data_path == "device"
     ((name, digest, summary, context),) = tracker.named("log_dataset")
     assert (name, context, len(digest)) == ("synthetic", "training", 16) and summary["classes"] == list(
         prepared.classes
@@ -259,13 +260,13 @@ def test_device_and_precision_choices():
 
 def test_batches_and_class_weights():
     g = torch.Generator().manual_seed(0)
-    batches = _batches(65, 32, g, None)
+    batches = epoch_batches(65, 32, g, None)
     assert [len(b) for b in batches] == [32, 32]  # the lone 65th sample waits for another epoch
-    assert sorted(torch.cat(_batches(64, 32, g, None)).tolist()) == list(range(64))
+    assert sorted(torch.cat(epoch_batches(64, 32, g, None)).tolist()) == list(range(64))
     weights = _class_weights(np.array([90, 10, 0]))
     assert torch.allclose(weights, torch.tensor([100 / 180, 100 / 20, 0.0]))
     labels = np.array([0] * 90 + [1] * 10)
-    drawn = torch.cat(_batches(100, 100, g, torch.from_numpy(1.0 / np.bincount(labels)[labels])))
+    drawn = torch.cat(epoch_batches(100, 100, g, torch.from_numpy(1.0 / np.bincount(labels)[labels])))
     assert 30 < (labels[drawn.numpy()] == 1).sum() < 70  # balanced draws, with replacement
 
 
