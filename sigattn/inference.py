@@ -195,6 +195,9 @@ def write_atomically(path: Path, data: str | bytes) -> None:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
         os.replace(tmp, path)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)

@@ -763,3 +763,15 @@ def test_real_stderr_is_one_line_without_and_a_traceback_with_debug(work):
     debug = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "SigattnError" in debug.stderr
     assert snapshot(work) == set()
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path):
+    from sigattn.inference import write_atomically
+
+    umask = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "summary.md", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "summary.md").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]
