@@ -1,3 +1,3 @@
-from sigattn.cli import app
+from sigattn.cli import main
 
-app(prog_name="sigattn")
+main()

@@ -28,20 +28,25 @@ app = typer.Typer(
 _STATE = {"debug": False}  # set by the root callback on every invocation
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from sigattn import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="On an error, show the full traceback instead of one line.")
     ] = False,
 ) -> None:
     """Attention-augmented 1D CNNs for vibration and ECG classification."""
     _STATE["debug"] = debug
-    if version:
-        from sigattn import __version__
-
-        typer.echo(__version__)
-        raise typer.Exit()
 
 
 _OS_HINTS = {
@@ -584,4 +589,22 @@ def explain(
 
 
 def main() -> None:
-    app()
+    """The `sigattn` command: as `app`, but a usage error (exit 2) is one line on stderr too."""
+    # typer bundles its own click; its exception classes are reached through a public one
+    found = {c.__name__: c for c in typer.BadParameter.__mro__}
+    usage_error, click_exception = found["UsageError"], found["ClickException"]
+    try:
+        code = app(prog_name="sigattn", standalone_mode=False)
+    except usage_error as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `sigattn`: the help, as before
+            typer.echo(error.format_message())
+            raise SystemExit(2) from None
+        typer.secho(f"Error: {' '.join(error.format_message().split())}", err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None
+    except click_exception as error:
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    except typer.Abort:
+        typer.secho("Aborted.", err=True)
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -775,3 +775,43 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path):
         os.umask(umask)
     assert (tmp_path / "summary.md").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["summary.md"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["train", "--epochs", "x"], ["'--epochs'", "valid integer"]),
+        (["trian"], ["No such command 'trian'"]),
+        (["run", "--jobs", "0", "p.yaml"], ["'--jobs'", "positive integer"]),
+    ],
+)
+def test_usage_errors_are_one_line_from_the_sigattn_command(work, capsys, args: list[str], words: list[str]):
+    from sigattn.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["sigattn", *args])
+        with pytest.raises(SystemExit) as done:
+            main()
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert done.value.code == 2 and out.out == "" and len(lines) == 1, out
+    assert lines[0].startswith("Error: ") and all(w in lines[0] for w in words), lines
+
+
+def test_usage_error_on_real_stderr_is_one_line_and_version_works(work):
+    env = {**os.environ, "COLUMNS": "100"}
+    bad = subprocess.run(
+        [sys.executable, "-m", "sigattn", "train", "--epochs", "x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and bad.stdout == "" and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "Error: Invalid value for '--epochs': Input should be a valid integer, unable to parse string as an integer"
+    ]
+    version = subprocess.run(
+        [sys.executable, "-m", "sigattn", "--version"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert version.returncode == 0 and version.stdout.strip() == "0.1.0"
