@@ -13,8 +13,6 @@ CSV. MLflow is reached only through `sigattn.tracking`.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import multiprocessing
@@ -26,17 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sigattn.config import RunConfig, load_config, read_yaml
 from sigattn.errors import SigattnError
+from sigattn.summary import METRICS, PER_CLASS, summarize, to_csv, to_markdown
 
 CELL_TAG = "sigattn.cell"
 KIND_TAG = "sigattn.kind"
 BASELINE_TAG = "sigattn.baseline"
 SEED_KEY = "train.seed"
-METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
-PER_CLASS = ("f1_", "se_", "ppv_")  # test_f1_<class>, and for ECG sensitivity and positive predictivity
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _TOP_KEYS = ("name", "base", "set", "grid", "cells", "baselines")
@@ -76,6 +71,11 @@ class Cell:
     def title(self) -> str:
         """Short name: the label stands for the cell's own overrides."""
         return _describe(self.grid, self.label) if self.label else self.key or "base"
+
+    @property
+    def model(self) -> str:
+        """What the cell trains, without seed and label: the row pooling it over labelled cells."""
+        return _describe({k: v for k, v in self.grid.items() if k != SEED_KEY}, None) or "base"
 
     @property
     def group(self) -> str:
@@ -271,87 +271,6 @@ def run_cell(
         return {"status": "failed", "run_id": getattr(tracker, "run_id", None), "error": message}
     metrics = {m: float(test[m]) for m in METRICS} | costs
     return {"status": "finished", "run_id": tracker.run_id, "run_name": tracker.run_name, "metrics": metrics}
-
-
-def _stats(values: list[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
-
-
-def _row(name: str, runs: list[dict[str, float]]) -> dict[str, Any]:
-    row: dict[str, Any] = {"cell": name, "runs": len(runs), "per_class": {}}
-    for key in sorted({k for r in runs for k in r if k.startswith(PER_CLASS)}, key=_per_class_order):
-        row["per_class"][key] = _stats([r[key] for r in runs if key in r])
-    for m in (*METRICS, "params", "latency_ms_cpu"):
-        values = [r[m] for r in runs if m in r]
-        mean, std = _stats(values) if values else (float("nan"), float("nan"))
-        row[m] = mean
-        if m in METRICS:
-            row[f"{m}_std"] = std
-    row["params"] = None if np.isnan(row["params"]) else int(row["params"])
-    return row
-
-
-def summarize(cells: Sequence[Cell], finished: Mapping[str, dict[str, float]]) -> list[dict[str, Any]]:
-    """One row per cell group (the cell without train.seed) with mean and std over its finished seeds;
-    with several labelled cells (folds, transfers), also one row per model over all of them."""
-    groups: dict[str, list[dict[str, float]]] = {}
-    pooled: dict[str, list[dict[str, float]]] = {}
-    labels = {cell.label for cell in cells}
-    for cell in cells:
-        runs = groups.setdefault(cell.group, [])
-        model = _describe({k: v for k, v in cell.grid.items() if k != SEED_KEY}, None) or "base"
-        over = pooled.setdefault(f"all {len(labels)} cells:{model}", [])
-        if cell.key in finished:
-            runs.append(finished[cell.key])
-            over.append(finished[cell.key])
-    rows = [_row(group, runs) for group, runs in groups.items()]
-    if len(labels) > 1 and None not in labels:
-        rows += [_row(name, runs) for name, runs in pooled.items()]
-    return rows
-
-
-def _per_class_order(key: str) -> tuple[str, int]:
-    kind, _, cls = key.partition("_")
-    return cls, ("f1", "se", "ppv").index(kind)
-
-
-def _per_class_keys(rows: Sequence[dict[str, Any]]) -> list[str]:
-    return sorted({k for r in rows for k in r["per_class"]}, key=_per_class_order)
-
-
-def to_markdown(name: str, rows: Sequence[dict[str, Any]]) -> str:
-    head = "| cell | runs | accuracy | macro-F1 | balanced accuracy | params | CPU latency (ms/window) |"
-    lines = [f"# {name}", "", "Test metrics: mean ± std over seeds.", "", head, "|" + "---|" * 7]
-    for r in rows:
-        cols = [f"{r[m]:.4f} ± {r[f'{m}_std']:.4f}" if r["runs"] else "–" for m in METRICS]
-        params = "–" if r["params"] is None else f"{r['params']:,}"
-        latency = f"{r['latency_ms_cpu']:.3f}" if r["runs"] else "–"
-        lines.append(f"| {r['cell']} | {r['runs']} | {' | '.join(cols)} | {params} | {latency} |")
-    keys = _per_class_keys(rows)
-    if keys:
-        lines += ["", "Per class (f1 = F1, se = sensitivity, ppv = positive predictivity), mean ± std:", ""]
-        lines += ["| cell | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
-        for r in rows:
-            cols = [
-                f"{r['per_class'][k][0]:.3f} ± {r['per_class'][k][1]:.3f}" if k in r["per_class"] else "–" for k in keys
-            ]
-            lines.append(f"| {r['cell']} | {' | '.join(cols)} |")
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(rows: Sequence[dict[str, Any]]) -> str:
-    keys = _per_class_keys(rows)
-    columns = ["cell", "runs", *(c for m in METRICS for c in (m, f"{m}_std")), "params", "latency_ms_cpu"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=[*columns, *(c for k in keys for c in (k, f"{k}_std"))], lineterminator="\n"
-    )
-    writer.writeheader()
-    for r in rows:
-        per_class = {c: v for k, (mean, std) in r["per_class"].items() for c, v in ((k, mean), (f"{k}_std", std))}
-        writer.writerow({**{c: r[c] for c in columns}, **per_class})
-    return buffer.getvalue()
 
 
 def run_pipeline(
