@@ -181,3 +181,14 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
         return made[block]
 
     return make
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models gain nothing from intra-op threads, and OpenMP spin-waits stall on a busy CPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

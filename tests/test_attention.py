@@ -18,17 +18,11 @@ from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 from sigattn.models import AttnCNN, create_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread, no OpenMP spin-waits
+
 GATED = sorted(set(BLOCKS) - {"none"})
 TEMPORAL = {"cbam", "gc", "ca"}  # blocks with a temporal map by default
 CHANNEL = {"se", "eca", "cbam", "ca"}  # blocks with a channel gate by default
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def build(backbone: str, block: str) -> nn.Module:

@@ -24,6 +24,8 @@ from sigattn.errors import SigattnError
 from sigattn.tracker import NullTracker
 from sigattn.training import fit
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread, no OpenMP spin-waits
+
 TINY = [
     "data.synthetic={n_per_class: 3, seconds: 1.0}",
     "data.window={length: 512, stride: 256}",
@@ -33,14 +35,6 @@ TINY = [
     "train.epochs=2",
 ]
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

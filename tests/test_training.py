@@ -27,6 +27,8 @@ from sigattn.training import (
     select_device,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread, no OpenMP spin-waits
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
     "data.synthetic={n_per_class: 3, seconds: 1.0}",
@@ -73,15 +75,6 @@ class RecordingTracker:
 
     def log_model(self, model: torch.nn.Module, checkpoint: Path, input_example: np.ndarray) -> None:
         self.calls.append(("log_model", (model, Path(checkpoint), input_example)))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and OpenMP spin-waits stall on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
