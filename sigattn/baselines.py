@@ -2,7 +2,8 @@
 
 MiniRocket turns each window into ~10k PPV features with fixed random kernels; a ridge
 classifier (one-vs-rest on ±1 targets) reads them. The ridge penalty is chosen on the
-validation split by the configured `train.monitor`, never on test. With `data.rr_features`
+validation split by the configured `train.monitor` (accuracy when it is `val_loss`, which a
+ridge does not have), never on test. With `data.rr_features`
 the beats' RR features (the packed side channel) are appended to the MiniRocket features. Needs the optional
 `baselines` extra (`pip install 'sigattn[baselines]'`).
 """
