@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from sigattn.costs import backbone_costs
+from sigattn.models.costs import backbone_costs
 
 TARGETS = {"eca": 10.0, "se": 10.0, "gc": 25.0, "cbam": 25.0}
 

@@ -4,7 +4,7 @@
         [--runs 300] [--threads N]
 
 For each block (none, se, cbam, eca, gc, ca) a freshly built model in eval mode is timed through
-`sigattn.training.predict_proba` (inference mode, float32 in, probabilities out): windows/s at a
+`sigattn.evaluate.predict.predict_proba` (inference mode, float32 in, probabilities out): windows/s at a
 large batch with torch's threads (or --threads), and the median latency of one window at batch 1
 on one thread (`torch.set_num_threads(1)`). Target: under 2 ms per window for the default
 backbone (cnn) on one CPU core. Prints a table and writes benchmarks/results/predict_speed-cpu.json.
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from sigattn.blocks import BLOCKS
-from sigattn.checkpoint import build_model
-from sigattn.training import predict_proba
+from sigattn.evaluate.predict import predict_proba
+from sigattn.train.checkpoint import build_model
 
 sys.path.insert(0, str(Path(__file__).parent))
 from blocks import cpu_name  # noqa: E402

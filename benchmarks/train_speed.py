@@ -37,13 +37,16 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from sigattn.batching import DeviceBatches
-from sigattn.checkpoint import build_model
 from sigattn.config import RunConfig, load_config
 from sigattn.data.prepare import Prepared, prepare
 from sigattn.data.types import Windows
-from sigattn.tracker import NullTracker
-from sigattn.training import bundle_meta, evaluate, fit, seed_everything
+from sigattn.device import seed_everything
+from sigattn.evaluate.predict import evaluate
+from sigattn.experiments.run import train_and_report
+from sigattn.train.batching import DeviceBatches
+from sigattn.train.bundle import bundle_meta
+from sigattn.train.checkpoint import build_model
+from sigattn.train.tracker import NullTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -127,7 +130,7 @@ def _steady(rates: list[float]) -> float:
 def run_sigattn(cfg: RunConfig, prepared: Prepared, device: torch.device) -> dict[str, Any]:
     tracker = Throughput()
     with GpuSampler(device) as gpu:
-        result = fit(cfg, prepared, tracker, progress=False)
+        result = train_and_report(cfg, prepared, tracker, progress=False)
     return {
         "windows_per_s": _steady(tracker.rates),
         "epoch_rates": tracker.rates,
@@ -245,11 +248,11 @@ MITDB_CHILD = """
 import json, resource, sys, yaml
 from sigattn.config import load_config
 from sigattn.data.prepare import prepare
-from sigattn.training import fit
+from sigattn.experiments.run import train_and_report
 base = yaml.safe_load(open(sys.argv[1]).read())["base"]
 cfg = load_config(base, ["train.epochs=1", "train.device=cpu", "train.checkpoint_dir=" + sys.argv[2]])
 prepared = prepare(cfg.data)
-result = fit(cfg, prepared, progress=False)
+result = train_and_report(cfg, prepared, progress=False)
 print(json.dumps({"self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
                   "train_windows": len(prepared.splits["train"]), "from_cache": prepared.from_cache,

@@ -343,7 +343,7 @@ class TrainConfig:
     """The training loop. `balance`: "weights" = class-weighted loss, "sampler" = class-balanced
     sampling with replacement. `patience` 0 turns early stopping off; `monitor` picks the best
     epoch (val_loss is minimised, the others maximised). `data_path` "device" keeps the train split
-    on the device, "stream" reads it from a memory-mapped store, "auto" picks (sigattn.batching)."""
+    on the device, "stream" reads it from a memory-mapped store, "auto" picks (sigattn.train.batching)."""
 
     epochs: int = 10
     batch_size: int = 64

@@ -166,7 +166,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory):
 
     from sigattn.config import load_config
     from sigattn.data.prepare import prepare
-    from sigattn.training import fit
+    from sigattn.train.loop import fit
 
     made: dict[str, Path] = {}
 

@@ -1,0 +1,203 @@
+"""`sigattn train | eval | predict`: train a model, evaluate it on any data, predict on files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from sigattn.cli.options import (
+    FsOption,
+    SetOption,
+    TrackingUriOption,
+    interrupts_as_keyboard_interrupt,
+    load_model,
+    overrides,
+    resume_checkpoint,
+)
+from sigattn.cli.root import app, user_errors
+from sigattn.errors import SigattnError
+
+
+@app.command()
+def train(
+    config: Annotated[
+        Path | None, typer.Argument(help="Run config (YAML) [default: the synthetic quickstart].")
+    ] = None,
+    set_: SetOption = None,
+    dataset: Annotated[str | None, typer.Option(help="data.dataset: synthetic, cwru, mitdb or manifest.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="data.data_dir [default: $SIGATTN_DATA_DIR].")] = None,
+    block: Annotated[str | None, typer.Option(help="model.block: none, se, cbam, eca, gc or ca.")] = None,
+    backbone: Annotated[str | None, typer.Option(help="model.backbone: cnn, resnet or wdcnn.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="train.epochs.")] = None,
+    seed: Annotated[int | None, typer.Option(help="train.seed.")] = None,
+    device: Annotated[str | None, typer.Option(help="train.device: auto, cpu, cuda[:N] or mps.")] = None,
+    tracking_uri: TrackingUriOption = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment [default: sigattn].")] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Run id of an interrupted run: continue it from its last checkpoint.")
+    ] = None,
+    offline: Annotated[bool, typer.Option(help="Log to the local store (./mlflow.db) whatever the URI.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Train a classifier, log the run to MLflow, and print the run id and its metrics."""
+    from sigattn.config import load_config, run_name
+    from sigattn.data.prepare import prepare
+    from sigattn.experiments.run import train_and_report
+    from sigattn.outputs import check_writable_folder
+
+    pairs = [
+        ("data.dataset", dataset),
+        ("data.data_dir", data_dir),
+        ("model.block", block),
+        ("model.backbone", backbone),
+        ("train.epochs", epochs),
+        ("train.seed", seed),
+        ("train.device", device),
+        ("tracking.uri", tracking_uri),
+        ("tracking.experiment", experiment),
+    ]
+    with user_errors():
+        from contextlib import nullcontext
+
+        from sigattn import tracking
+        from sigattn.train import distributed
+        from sigattn.train.tracker import NullTracker
+
+        checkpoint = resume_checkpoint(resume, tracking_uri) if resume else None
+        base = checkpoint["meta"]["config"] if checkpoint and config is None else config
+        cfg = load_config(base, overrides([*pairs, ("train.quiet", quiet or None)], set_))
+        check_writable_folder(Path(cfg.train.checkpoint_dir), "train.checkpoint_dir")
+        prepared = prepare(cfg.data)
+        _check_model(cfg, prepared)
+        if offline and distributed.env_rank() == 0:
+            typer.secho("offline: logging to the local store ./mlflow.db", err=True)
+        tracker = None
+        try:
+            with (
+                interrupts_as_keyboard_interrupt(),
+                distributed.process_group(cfg.train.device) as ranks,  # under torchrun; else one process
+                tracking.tracked_run(
+                    cfg.tracking, run_name=run_name(cfg, len(prepared.classes)), resume_run_id=resume, offline=offline
+                )
+                if ranks.main
+                else nullcontext(NullTracker()) as tracker,
+            ):
+                result = train_and_report(cfg, prepared, tracker, resume=checkpoint, progress=not cfg.train.quiet)
+        except KeyboardInterrupt:
+            hint = f"; continue with `sigattn train --resume {tracker.run_id}`" if tracker and tracker.run_id else ""
+            typer.secho(f"interrupted: the last checkpoint is saved{hint}", err=True)
+            raise typer.Exit(code=130) from None
+    if not ranks.main:  # rank 0 reports the run
+        return
+    metrics = result.test_metrics
+    typer.echo(f"run {result.run_id} ({result.run_name})")
+    typer.echo(f"best {result.monitor} = {result.best_value:.4f} at epoch {result.best_epoch}")
+    typer.echo(
+        f"test accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
+        f"balanced accuracy = {metrics['balanced_accuracy']:.4f}"
+    )
+
+
+def _check_model(cfg, prepared) -> None:
+    """Build the model `fit` will build, once, so a model config that cannot work fails before the run starts."""
+    from sigattn.train.bundle import bundle_meta
+    from sigattn.train.checkpoint import build_model
+
+    meta = bundle_meta(cfg, prepared)
+    try:
+        build_model(meta["model"], meta["in_channels"], len(meta["classes"]))
+    except SigattnError as error:
+        m = cfg.model
+        widths = "default" if m.widths is None else list(m.widths)
+        raise SigattnError(f"model (backbone {m.backbone}, widths {widths}, options {m.options}): {error}") from None
+
+
+@app.command("eval")
+def evaluate_model(
+    model: Annotated[str, typer.Argument(help="Run id, runs:/<id>, models:/<name>/<version> or a checkpoint file.")],
+    config: Annotated[
+        Path | None, typer.Option(help="YAML whose data section replaces the model's (e.g. another load).")
+    ] = None,
+    set_: SetOption = None,
+    data_dir: Annotated[Path | None, typer.Option(help="data.data_dir [default: $SIGATTN_DATA_DIR].")] = None,
+    split: Annotated[Literal["test", "val", "train"], typer.Option(help="Which split to evaluate.")] = "test",
+    tracking_uri: TrackingUriOption = None,
+    log: Annotated[bool, typer.Option(help="Log an evaluation run linked to the training run.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Evaluate a trained model on its own test split, or on other data (cross-load, cross-database)."""
+    from sigattn.config import load_config
+    from sigattn.data.prepare import prepare
+    from sigattn.evaluate.predict import evaluate
+
+    with user_errors():
+        net, meta, source_run = load_model(model, tracking_uri)
+        base = dict(meta["config"])
+        if config is not None:
+            base["data"] = load_config(config).to_dict()["data"]
+        pairs = [("data.data_dir", data_dir), ("tracking.uri", tracking_uri)]
+        cfg = load_config(base, overrides(pairs, set_))
+        prepared = prepare(cfg.data)
+        if list(prepared.classes) != list(meta["classes"]):
+            raise SigattnError(f"the data has classes {list(prepared.classes)}; the model predicts {meta['classes']}")
+        metrics, _ = evaluate(net, prepared.splits[split])
+        if log:
+            _log_evaluation(cfg, metrics, split, prepared, source_run)
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+        return
+    typer.echo(
+        f"{split}: accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
+        f"balanced accuracy = {metrics['balanced_accuracy']:.4f} on {metrics['n']} windows"
+    )
+
+
+def _log_evaluation(cfg, metrics: dict, split: str, prepared, source_run: str | None) -> None:
+    from sigattn import tracking
+    from sigattn.evaluate.figures import confusion_figure
+    from sigattn.evaluate.metrics import flat_metrics
+    from sigattn.train.bundle import dataset_digest
+
+    name = f"eval/{cfg.data.dataset}-{len(prepared.classes)}c/{cfg.model.blocks_label()}"
+    with tracking.tracked_run(cfg.tracking, run_name=name) as tracker:
+        if source_run:
+            tracking.link_evaluation(tracker, source_run)
+        tracker.set_tags({"dataset": cfg.data.dataset, "block": cfg.model.blocks_label(), "sigattn.kind": "eval"})
+        tracker.log_dataset(cfg.data.dataset, dataset_digest(prepared), prepared.summary(), "evaluation")
+        tracker.log_metrics(flat_metrics(f"eval_{split}", metrics), step=0)
+        tracker.log_dict(metrics, f"reports/eval_{split}_report.json")
+        tracker.log_figure(confusion_figure(metrics["confusion"], prepared.classes, name), "plots/confusion_eval.png")
+    typer.echo(f"evaluation run {tracker.run_id}" + (f" (of run {source_run})" if source_run else ""))
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="Run id, runs:/<id>, models:/<name>/<version> or a checkpoint file.")],
+    inputs: Annotated[list[str], typer.Argument(help="CSV/NPY/MAT[#key]/WFDB files or folders of them.")],
+    out: Annotated[str, typer.Option(help="Output file (.csv or .json), or - for stdout.")] = "-",
+    fmt: Annotated[
+        Literal["csv", "json"] | None, typer.Option("--format", help="Output format [default: from --out, else csv].")
+    ] = None,
+    fs: FsOption = None,
+    tracking_uri: TrackingUriOption = None,
+) -> None:
+    """Predict every window of the input files with the model's own transforms and windowing."""
+    from sigattn.evaluate.files import format_predictions, predict_files
+    from sigattn.outputs import write_atomically
+
+    fmt = fmt or ("json" if out.lower().endswith(".json") else "csv")
+    with user_errors():
+        net, meta, _ = load_model(model, tracking_uri)
+        predictions = predict_files(net, meta, inputs, fs=fs)
+        text = format_predictions(predictions, fmt)
+        if out == "-":
+            typer.echo(text, nl=False)
+        else:
+            write_atomically(Path(out), text)
+    for path in predictions.skipped:
+        typer.secho(f"skipped {path}: not a signal file", err=True)
+    if out != "-":
+        typer.echo(f"wrote {len(predictions.rows)} predictions to {out}", err=True)

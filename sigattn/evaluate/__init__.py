@@ -1,0 +1,1 @@
+"""What a trained model says: probabilities, metrics and their figures, and predictions on files."""

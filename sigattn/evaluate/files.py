@@ -1,0 +1,123 @@
+"""Predict on new files with a trained model, using the model's own transforms and windowing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from sigattn.data.manifest import read_signal
+from sigattn.data.transforms import Pipeline
+from sigattn.data.windows import sliding_windows
+from sigattn.errors import SigattnError
+from sigattn.evaluate.predict import predict_proba
+
+SIGNAL_SUFFIXES = (".csv", ".npy", ".mat", ".hea")
+
+
+def input_files(paths: list[str]) -> tuple[list[str], list[str]]:
+    """Signal files named by `paths` (files, `file.mat#key`, WFDB records, or folders of files).
+
+    Returns (files, skipped): a folder contributes its files with a known suffix, sorted;
+    other files in it are skipped and reported, never guessed at.
+    """
+    files: list[str] = []
+    skipped: list[str] = []
+    for given in paths:
+        base = Path(given.partition("#")[0])
+        if base.is_dir():
+            inside = sorted(p for p in base.iterdir() if p.is_file())
+            found = [str(p) for p in inside if p.suffix.lower() in SIGNAL_SUFFIXES]
+            wfdb_parts = {p.with_suffix(".hea") for p in inside if p.with_suffix(".hea").is_file()}
+            skipped += [str(p) for p in inside if p.suffix.lower() not in SIGNAL_SUFFIXES and p not in wfdb_parts]
+            if not found:
+                raise SigattnError(f"{base}: no signal files; expected {', '.join(SIGNAL_SUFFIXES)} files")
+            files += found
+        elif base.is_file() or base.with_suffix(".hea").is_file():
+            files.append(given)
+        else:
+            raise SigattnError(f"{given}: no such file or directory")
+    return files, skipped
+
+
+def windows_for_model(
+    signal: np.ndarray, fs: float | None, meta: dict[str, Any], source: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (N, C, L) of one (C, T) signal, prepared as at training time, and their starts.
+
+    Starts are sample indices in the input signal. `fs` None means "at the model's rate".
+    """
+    if (meta["model"].get("options") or {}).get("side_features"):
+        raise SigattnError(
+            f"{source}: this model also reads the RR intervals of annotated beats (data.rr_features); "
+            "predict slides windows over raw signals and has none: evaluate it with `sigattn eval` instead"
+        )
+    channels, expected = signal.shape[0], int(meta["in_channels"])
+    if channels != expected:
+        raise SigattnError(f"{source}: {channels} channel(s); the model expects {expected}")
+    pipeline = Pipeline(meta["transforms"])
+    resamples = any(step["name"] == "resample" for step in pipeline.record_steps)
+    model_fs = float(meta["fs"])
+    if fs is None:
+        if resamples:
+            raise SigattnError(f"{source}: sampling rate unknown; pass --fs (the model resamples its input)")
+        fs = model_fs
+    elif not resamples and not np.isclose(fs, model_fs):
+        raise SigattnError(f"{source}: sampled at {fs:g} Hz; the model expects {model_fs:g} Hz")
+    signal, out_fs = pipeline.apply_record(signal, fs)
+    length = int(meta["window"]["length"])
+    stride = int(meta["window"]["stride"] or length)
+    views, starts = sliding_windows(signal, length, stride, source=source)
+    x = pipeline.apply_windows(np.ascontiguousarray(views, dtype=np.float32), out_fs)
+    return np.asarray(x, dtype=np.float32), np.round(starts * fs / out_fs).astype(np.int64)
+
+
+@dataclass
+class Predictions:
+    """One row per window: file, start sample, start time, predicted class, probability per class."""
+
+    classes: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def predict_files(
+    model: nn.Module, meta: dict[str, Any], paths: list[str], *, fs: float | None = None, batch_size: int = 1024
+) -> Predictions:
+    """Predict every window of every input file (see `input_files`)."""
+    files, skipped = input_files(paths)
+    classes = list(meta["classes"])
+    result = Predictions(classes, skipped=skipped)
+    for name in files:
+        path, _, key = name.partition("#")
+        signal, file_fs = read_signal(Path(path), key=key or None)
+        if fs is not None and file_fs is not None and not np.isclose(fs, file_fs):
+            raise SigattnError(f"{name}: --fs {fs:g} Hz contradicts the file's {file_fs:g} Hz")
+        rate = file_fs if file_fs is not None else fs
+        x, starts = windows_for_model(signal, rate, meta, name)
+        probs = predict_proba(model, x, batch_size)
+        seconds = starts / (rate or float(meta["fs"]))
+        for start, t, p in zip(starts, seconds, probs, strict=True):
+            row = {"file": name, "start": int(start), "time_s": round(float(t), 6)}
+            row["predicted"] = classes[int(p.argmax())]
+            row.update({f"p_{c}": round(float(v), 6) for c, v in zip(classes, p, strict=True)})
+            result.rows.append(row)
+    return result
+
+
+def format_predictions(predictions: Predictions, fmt: str) -> str:
+    """The rows as CSV or JSON text."""
+    if fmt == "json":
+        return json.dumps(predictions.rows, indent=1) + "\n"
+    buffer = io.StringIO()
+    columns = ["file", "start", "time_s", "predicted", *(f"p_{c}" for c in predictions.classes)]
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(predictions.rows)
+    return buffer.getvalue()

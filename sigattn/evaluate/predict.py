@@ -1,0 +1,66 @@
+"""Model outputs on windows: class probabilities, and metrics of a labelled split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sigattn.data.types import Windows
+from sigattn.device import autocast
+from sigattn.errors import SigattnError
+from sigattn.evaluate.metrics import AAMI_CLASSES, classification_metrics
+
+
+def _logits(model: nn.Module, x: np.ndarray, batch_size: int, device: torch.device, precision: str) -> torch.Tensor:
+    model.eval()
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(x), batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)).to(device)
+            with autocast(device, precision):
+                parts.append(model(xb).float().cpu())
+    return torch.cat(parts)
+
+
+def _device_of(model: nn.Module, device: torch.device | str | None) -> torch.device:
+    return torch.device(device) if device is not None else next(model.parameters()).device
+
+
+def predict_proba(
+    model: nn.Module,
+    x: np.ndarray,
+    batch_size: int = 1024,
+    device: torch.device | str | None = None,
+    *,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """Class probabilities (N, K) float32 for windows `x` (N, C, L); puts `model` in eval mode."""
+    if len(x) == 0:
+        raise SigattnError("predict_proba needs at least one window; got none")
+    return _logits(model, x, batch_size, _device_of(model, device), precision).softmax(-1).numpy()
+
+
+def evaluate(
+    model: nn.Module,
+    windows: Windows,
+    *,
+    batch_size: int = 1024,
+    device: torch.device | str | None = None,
+    precision: str = "fp32",
+    ecg: bool | None = None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """(classification metrics plus mean cross-entropy `loss`, probabilities (N, K)).
+
+    `ecg` None means: AAMI metrics when every class is an AAMI beat class (N, S, V, F, Q).
+    """
+    if len(windows) == 0:
+        raise SigattnError("evaluate needs at least one window; the split is empty")
+    logits = _logits(model, windows.x, batch_size, _device_of(model, device), precision)
+    loss = F.cross_entropy(logits, torch.from_numpy(windows.y.astype(np.int64))).item()
+    ecg = set(windows.classes) <= AAMI_CLASSES if ecg is None else ecg
+    metrics = classification_metrics(windows.y, logits.argmax(-1).numpy(), windows.classes, ecg=ecg)
+    return {"loss": loss, **metrics}, logits.softmax(-1).numpy()

@@ -1,0 +1,1 @@
+"""Experiments: one run end to end, then pipelines of runs, their summaries and the baselines."""

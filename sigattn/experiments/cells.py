@@ -1,0 +1,187 @@
+"""A pipeline's cells: the YAML of a grid of run configs, expanded and validated into `Cell`s.
+
+A pipeline YAML names a `base` run config (a path relative to the pipeline file, or an inline
+mapping), `set` overrides for every cell, a `grid` of config keys to lists of values (expanded
+as a cartesian product in the order given) and optional `cells` (explicit override mappings,
+each with an optional `label`), crossed with the grid, and optional `baselines` (`wdcnn`, the
+WDCNN preset, and `minirocket`, MiniRocket + ridge) crossed with the seeds and the cells, on the
+same split and windows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sigattn.config import RunConfig, load_config, read_yaml
+from sigattn.errors import SigattnError
+
+CELL_TAG = "sigattn.cell"
+KIND_TAG = "sigattn.kind"
+BASELINE_TAG = "sigattn.baseline"
+SEED_KEY = "train.seed"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+_TOP_KEYS = ("name", "base", "set", "grid", "cells", "baselines")
+BASELINE_KEY = "baseline"
+# What a baseline cell changes in the base config; minirocket is fitted by sigattn.experiments.baselines.
+BASELINE_SETS: dict[str, tuple[str, ...]] = {
+    "wdcnn": ("model.backbone=wdcnn", "model.block=none", "model.widths=null", "model.options={}"),
+    "minirocket": (),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the pipeline: grid values and the cell's own overrides (config key -> value),
+    an optional label, and the validated config."""
+
+    grid: dict[str, Any]
+    extra: dict[str, Any]
+    label: str | None
+    config: RunConfig
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return {**self.grid, **self.extra}
+
+    @property
+    def key(self) -> str:
+        """Stable identity across runs of the pipeline (the `sigattn.cell` tag): label + every override."""
+        return _describe(self.overrides, self.label)
+
+    @property
+    def baseline(self) -> str | None:
+        """ "wdcnn" or "minirocket" for a baseline cell, else None."""
+        return self.grid.get(BASELINE_KEY)
+
+    @property
+    def title(self) -> str:
+        """Short name: the label stands for the cell's own overrides."""
+        return _describe(self.grid, self.label) if self.label else self.key or "base"
+
+    @property
+    def model(self) -> str:
+        """What the cell trains, without seed and label: the row pooling it over labelled cells."""
+        return _describe({k: v for k, v in self.grid.items() if k != SEED_KEY}, None) or "base"
+
+    @property
+    def group(self) -> str:
+        """The cell without its seed: the row of the summary it counts towards."""
+        rest = self.grid if self.label else self.overrides
+        return _describe({k: v for k, v in rest.items() if k != SEED_KEY}, self.label) or "base"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    path: Path
+    cells: tuple[Cell, ...]
+
+
+def _value_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _describe(overrides: Mapping[str, Any], label: str | None) -> str:
+    text = ",".join(f"{k}={_value_text(v)}" for k, v in overrides.items())
+    return f"{label}:{text}" if label and text else label or text
+
+
+def _override(key: str, value: Any) -> str:
+    return f"{key}={json.dumps(value)}"  # JSON is YAML: load_config parses it back unchanged
+
+
+def _check_key(where: str, key: Any) -> str:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise SigattnError(f"{where}: {key!r} is not a config key like model.block or train.seed")
+    return key
+
+
+def load_pipeline(
+    path: Path | str,
+    *,
+    overrides: Sequence[str] = (),
+    tracking_uri: str | None = None,
+    only: Mapping[str, Sequence[Any]] | None = None,
+) -> Pipeline:
+    """Read, expand and validate a pipeline: every cell's config is built before anything runs.
+
+    `only` narrows grid axes to the given values (e.g. {"train.seed": [0]}): a subset of the
+    cells, with the same keys, so a later full run skips what the narrow one finished."""
+    path = Path(path)
+    spec = read_yaml(path, "pipeline file")
+    if not isinstance(spec, dict):
+        raise SigattnError(f"pipeline {path} must be a mapping with keys {', '.join(_TOP_KEYS)}")
+    unknown = sorted(set(spec) - set(_TOP_KEYS))
+    if unknown:
+        raise SigattnError(f"pipeline {path}: unknown key {unknown[0]!r}; allowed: {', '.join(_TOP_KEYS)}")
+    name = spec.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise SigattnError(f"pipeline {path}: name must be letters, digits, '.', '_' or '-'; got {name!r}")
+    base = spec.get("base")
+    if isinstance(base, str):
+        base = path.parent / base
+        if not base.is_file():
+            raise SigattnError(f"pipeline {path}: base config {base} not found")
+    elif base is not None and not isinstance(base, dict):
+        raise SigattnError(f"pipeline {path}: base must be a run config path or mapping; got {base!r}")
+    sets = spec.get("set") or []
+    if not isinstance(sets, list) or not all(isinstance(s, str) for s in sets):
+        raise SigattnError(f"pipeline {path}: set must be a list of key=value strings; got {sets!r}")
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise SigattnError(f"pipeline {path}: grid must map config keys to lists of values; got {grid!r}")
+    for key, values in grid.items():
+        _check_key(f"pipeline {path}: grid", key)
+        if not isinstance(values, list) or not values:
+            raise SigattnError(f"pipeline {path}: grid.{key} must be a non-empty list of values; got {values!r}")
+    for key, values in (only or {}).items():
+        if key not in grid:
+            raise SigattnError(f"--grid {key}: not a grid key of pipeline {path}; its grid keys: {', '.join(grid)}")
+        if not isinstance(values, list) or not values:
+            raise SigattnError(f"--grid {key}: expected a non-empty list of values like [0, 1]; got {values!r}")
+        grid = {**grid, key: values}
+    baselines = spec.get("baselines") or []
+    if not isinstance(baselines, list) or any(b not in BASELINE_SETS for b in baselines):
+        names = ", ".join(BASELINE_SETS)
+        raise SigattnError(f"pipeline {path}: baselines must be a list of {names}; got {baselines!r}")
+    cells = spec.get("cells") or [{}]
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+        raise SigattnError(f"pipeline {path}: cells must be a list of mappings of config keys to values")
+    for i, c in enumerate(cells, 1):
+        label = c.get("label")
+        if label is not None and (not isinstance(label, str) or not label):
+            raise SigattnError(f"pipeline {path}: cells[{i}].label must be a non-empty string; got {label!r}")
+        for key in c:
+            if key != "label":
+                _check_key(f"pipeline {path}: cells[{i}]", key)
+    tail = [*([f"tracking.uri={tracking_uri}"] if tracking_uri else []), *overrides]  # these win
+    axes = [(dict(zip(grid, combo, strict=True)), ()) for combo in itertools.product(*grid.values())]
+    seeds = grid.get(SEED_KEY, [None])
+    for b in baselines:
+        axes += [({BASELINE_KEY: b, **({} if s is None else {SEED_KEY: s})}, BASELINE_SETS[b]) for s in seeds]
+    out: list[Cell] = []
+    for values, preset in axes:
+        for c in cells:
+            own, label = {k: v for k, v in c.items() if k != "label"}, c.get("label")
+            chosen = [_override(k, v) for k, v in {**values, **own}.items() if k != BASELINE_KEY]
+            try:
+                cfg = load_config(base, [*sets, *preset, *chosen, *tail])
+            except SigattnError as error:
+                title = _describe(values, label) if label else _describe({**values, **own}, None) or "base"
+                raise SigattnError(f"pipeline {path}: cell {title}: {error}") from None
+            out.append(Cell(values, own, label, cfg))
+    keys = [c.key for c in out]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise SigattnError(f"pipeline {path}: cell {dupes[0]!r} appears twice; give cells distinct labels or values")
+    trackings = {(c.config.tracking.uri, c.config.tracking.experiment) for c in out}
+    if len(trackings) > 1:
+        raise SigattnError(f"pipeline {path}: all cells must share tracking.uri and tracking.experiment")
+    return Pipeline(name, path, tuple(out))

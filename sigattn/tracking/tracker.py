@@ -1,0 +1,182 @@
+"""`MlflowTracker`: the Tracker protocol of `sigattn.train.tracker` on one MLflow run.
+
+Logging goes through an `MlflowClient` with the run id spelt out, so nothing ever opens a run by
+accident. Models are logged as torch.export graphs with pinned torch and numpy requirements, so
+`mlflow models serve -m runs:/<id>/model` needs neither sigattn nor pickle.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+from torch import nn
+
+from sigattn.errors import SigattnError
+from sigattn.tracking.store import MODEL_NAME, first_line
+
+_MAX_PARAM_VALUE = 6000  # MLflow's cap on a param value
+_PARAMS_PER_BATCH = 100  # MLflow's cap on params per log_batch
+_MAX_DIGEST = 36  # MLflow's cap on a dataset digest
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, tuples and paths as plain YAML/JSON values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value) if isinstance(value, Path) else value
+
+
+def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """{"a": {"b": 1}, "c": [1, 2]} -> {"a.b": "1", "c": "[1, 2]"}, values cut to MLflow's 6000 chars."""
+    params: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping) and value:
+            params.update(flatten_params(value, f"{prefix}{key}."))
+            continue
+        text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        params[f"{prefix}{key}"] = text if len(text) <= _MAX_PARAM_VALUE else text[: _MAX_PARAM_VALUE - 3] + "..."
+    return params
+
+
+class _SummaryDataset(MetaDataset):
+    """A dataset recorded by name, digest and summary (the profile), without its data."""
+
+    def __init__(self, name: str, digest: str, summary: dict[str, Any]) -> None:
+        self._summary = summary
+        super().__init__(CodeDatasetSource({"sigattn.dataset": name}), name=name, digest=digest)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        return self._summary
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "profile": json.dumps(self._summary, default=str)}
+
+
+class MlflowTracker:
+    """sigattn.train.tracker.Tracker on one MLflow run; usable only inside its tracked_run."""
+
+    def __init__(self, client: MlflowClient, info: Any, tracking_uri: str, *, resumed: bool = False) -> None:
+        """`info`: the run's mlflow.entities.RunInfo."""
+        self.client, self.tracking_uri, self.resumed = client, tracking_uri, resumed
+        self.run_id: str = info.run_id
+        self.experiment_id, self.run_name, self.artifact_uri = info.experiment_id, info.run_name, info.artifact_uri
+        self._last_step = 0
+        self._closed = False
+
+    @property
+    def url(self) -> str | None:
+        """The run's page in the MLflow UI, when the store is a server."""
+        if not self.tracking_uri.startswith(("http://", "https://")):
+            return None
+        return f"{self.tracking_uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.run_id}"
+
+    def _open(self) -> str:
+        if self._closed:
+            raise SigattnError(f"run {self.run_id} has ended; log only inside its tracked_run")
+        return self.run_id
+
+    def log_config(self, config: dict[str, Any]) -> None:
+        run_id = self._open()
+        plain = _plain(config)
+        params = flatten_params(plain)
+        existing = self.client.get_run(run_id).data.params
+        new = [Param(k, v) for k, v in params.items() if k not in existing]
+        changed = {k: {"was": existing[k], "now": v} for k, v in params.items() if k in existing and existing[k] != v}
+        for start in range(0, len(new), _PARAMS_PER_BATCH):
+            self.client.log_batch(run_id, params=new[start : start + _PARAMS_PER_BATCH])
+        if not existing:
+            self.client.log_dict(run_id, plain, "config.yaml")
+        elif changed:  # a resumed run keeps its params; say what differs and keep the new config
+            self.set_tags({"sigattn.changed_params": json.dumps(changed)[:5000]})
+            self.client.log_dict(run_id, plain, "config_resume.yaml")
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        run_id = self._open()
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        run_id = self._open()
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, int(step)) for k, v in metrics.items()]
+        self.client.log_batch(run_id, metrics=batch)
+        self._last_step = max(self._last_step, int(step))
+
+    def log_figure(self, figure: Figure, path: str) -> None:
+        self.client.log_figure(self._open(), figure, path)
+
+    def log_dict(self, data: dict[str, Any], path: str) -> None:
+        self.client.log_dict(self._open(), _plain(data), path)
+
+    def log_file(self, local_path: Path, artifact_dir: str) -> None:
+        run_id = self._open()
+        if not Path(local_path).is_file():
+            raise SigattnError(f"cannot log {local_path}: no such file")
+        self.client.log_artifact(run_id, str(local_path), artifact_dir)
+
+    def log_dataset(self, name: str, digest: str, summary: dict[str, Any], context: str) -> None:
+        run_id = self._open()
+        tags = [InputTag(MLFLOW_DATASET_CONTEXT, context)]
+        if len(digest) > _MAX_DIGEST:
+            tags.append(InputTag("sigattn.digest", digest))
+        dataset = _SummaryDataset(name, digest[:_MAX_DIGEST], _plain(summary))
+        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+
+    def log_model(self, model: nn.Module, checkpoint: Path, input_example: np.ndarray) -> None:
+        """runs:/<run_id>/model: a pyfunc taking float32 (N, C, L) and returning logits (N, K).
+
+        Saved as a torch.export graph ("pt2", MLflow 3's default and its only format loadable
+        without MLFLOW_ALLOW_PICKLE_DESERIALIZATION), so loading needs torch but not sigattn. The
+        checkpoint rides along as an extra file. The batch axis stays dynamic because the example
+        has at least two rows (torch.export fixes a size-1 axis).
+        """
+        import mlflow.pytorch
+        from mlflow.models import infer_signature
+
+        run_id = self._open()
+        if not Path(checkpoint).is_file():
+            raise SigattnError(f"cannot log the model with checkpoint {checkpoint}: no such file")
+        example = np.asarray(input_example, dtype=np.float32)
+        if example.ndim != 3 or len(example) == 0:
+            raise SigattnError(f"input_example must be a (N, C, L) array with N >= 1; got shape {example.shape}")
+        example = np.ascontiguousarray(np.concatenate([example[:2], example[:1]])[:2])
+        cpu_model = copy.deepcopy(model).cpu().eval()  # leave the caller's model as it was
+        with torch.no_grad():
+            output = cpu_model(torch.from_numpy(example)).numpy()
+        try:
+            mlflow.pytorch.log_model(
+                cpu_model,
+                name=MODEL_NAME,
+                run_id=run_id,
+                step=self._last_step,
+                signature=infer_signature(example, output),
+                input_example=example,
+                serialization_format="pt2",
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"numpy=={np.__version__}"],
+                extra_files=[str(checkpoint)],
+            )
+        except Exception as error:
+            raise SigattnError(
+                f"could not log the model of run {run_id} (torch.export): {first_line(error)}; "
+                f"its checkpoint {Path(checkpoint).name} is unaffected"
+            ) from error

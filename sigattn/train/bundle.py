@@ -1,0 +1,64 @@
+"""What a trained model carries beside its weights, and the identity of the data and code it came from."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sigattn import __version__
+from sigattn.config import RunConfig
+from sigattn.data.prepare import Prepared
+from sigattn.data.side import RR_FEATURES
+from sigattn.data.transforms import Pipeline
+from sigattn.data.types import SPLITS
+from sigattn.evaluate.metrics import AAMI_CLASSES
+
+
+def bundle_meta(cfg: RunConfig, prepared: Prepared) -> dict[str, Any]:
+    """Everything predict needs to rebuild the model and preprocess new signals, and nothing else."""
+    model = cfg.to_dict()["model"]
+    if cfg.data.rr_features:  # the packed side channel (sigattn.data.side) carries the RR features
+        model["options"] = {**model["options"], "side_features": len(RR_FEATURES)}
+    meta: dict[str, Any] = {
+        "format": 1,
+        "sigattn_version": __version__,
+        "dataset": cfg.data.dataset,
+        "model": model,
+        "in_channels": int(prepared.splits["train"].x.shape[1]),
+        "classes": list(prepared.classes),
+        "fs": float(prepared.fs),
+        "window": {"length": int(prepared.window_length), "stride": cfg.data.window.stride},
+        "transforms": Pipeline(cfg.data.transforms).to_config(),
+        "ecg": set(prepared.classes) <= AAMI_CLASSES,
+        "config": cfg.to_dict(),  # the whole run config, so eval and resume need nothing else
+    }
+    if cfg.data.dataset == "mitdb":  # beats are cut around R peaks, not slid
+        meta["window"]["stride"] = None
+        meta["beat"] = {"lead": cfg.data.lead, "before": cfg.data.beat_before, "after": cfg.data.beat_after}
+    return meta
+
+
+def dataset_digest(prepared: Prepared) -> str:
+    """Short SHA-256 hex over the x and y arrays of the three splits."""
+    h = hashlib.sha256()
+    for name in SPLITS:
+        w = prepared.splits[name]
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(w.x, dtype=np.float32).tobytes())
+        h.update(np.ascontiguousarray(w.y, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def git_commit() -> str:
+    """`git rev-parse HEAD` of the package's checkout, or "unknown"."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
