@@ -25,7 +25,7 @@ import torch
 
 from sigattn.blocks import BLOCKS
 from sigattn.evaluate.predict import predict_proba
-from sigattn.train.checkpoint import build_model
+from sigattn.models.checkpoint import build_model
 
 sys.path.insert(0, str(Path(__file__).parent))
 from blocks import cpu_name  # noqa: E402

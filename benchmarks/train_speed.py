@@ -43,9 +43,9 @@ from sigattn.data.types import Windows
 from sigattn.device import seed_everything
 from sigattn.evaluate.predict import evaluate
 from sigattn.experiments.run import train_and_report
+from sigattn.models.checkpoint import model_for
 from sigattn.train.batching import DeviceBatches
 from sigattn.train.bundle import bundle_meta
-from sigattn.train.checkpoint import build_model
 from sigattn.train.tracker import NullTracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +144,7 @@ def run_reference(cfg: RunConfig, prepared: Prepared, device: torch.device, work
     t = cfg.train
     seed_everything(t.seed)
     meta = bundle_meta(cfg, prepared)
-    model = build_model(meta["model"], meta["in_channels"], len(meta["classes"])).to(device)
+    model = model_for(meta).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs)
     loader = DataLoader(
@@ -186,7 +186,7 @@ def interleaved_steps(cfg: RunConfig, prepared: Prepared, device: torch.device, 
     t = cfg.train
     seed_everything(t.seed)
     meta = bundle_meta(cfg, prepared)
-    model = build_model(meta["model"], meta["in_channels"], len(meta["classes"])).to(device).train()
+    model = model_for(meta).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     criterion, train = nn.CrossEntropyLoss(), prepared.splits["train"]
     gather, one_window = DeviceBatches(train.x, train.y, device), OneWindow(train)
@@ -199,7 +199,7 @@ def interleaved_steps(cfg: RunConfig, prepared: Prepared, device: torch.device, 
             sync()
             start = time.perf_counter()
             if name == "gather":
-                xb, yb = next(gather([idx]))
+                (xb,), yb = next(gather([idx]))
             else:
                 xb, yb = default_collate([one_window[i] for i in idx.tolist()])
                 xb, yb = xb.to(device), yb.to(device)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import typer
@@ -13,6 +13,15 @@ from rich.table import Table
 from sigattn.cli.options import FsOption, TrackingUriOption, load_model
 from sigattn.cli.root import app, positive, user_errors
 
+if TYPE_CHECKING:
+    from sigattn.explain.windows import Written
+
+
+def _plots(written: Written) -> str:
+    """Each kind of plot written, counted: e.g. "3 overlay plot(s), 2 channel-gate plot(s)"."""
+    counts = [(len(written.overlays), "overlay"), (len(written.channel_plots), "channel-gate")]
+    return ", ".join(f"{n} {kind} plot(s)" for n, kind in counts if n)
+
 
 @app.command()
 def explain(
@@ -20,7 +29,7 @@ def explain(
     inputs: Annotated[
         list[str] | None, typer.Argument(help="Files or folders to explain [default: the model's own data split].")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the overlay PNGs and maps.json.")] = Path("explain"),
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs and maps.json.")] = Path("explain"),
     class_name: Annotated[
         str | None, typer.Option("--class", help="Only this class (true class for a split, predicted for files).")
     ] = None,
@@ -49,8 +58,8 @@ def explain(
     with user_errors():
         check_writable_folder(out, "--out")
         net, meta, _ = load_model(model, tracking_uri)
-        cfg = load_config(meta["config"])
-        title = run_name(cfg, len(meta["classes"]))
+        cfg = load_config(meta.config)
+        title = run_name(cfg, len(meta.classes))
         if inputs:
             files, skipped = input_files(inputs)
             parts, names = [], []
@@ -60,23 +69,25 @@ def explain(
                 x, starts = windows_for_model(signal, file_fs or fs, meta, name)
                 parts.append(x)
                 names += [f"{Path(path).name}@{start}" for start in starts]
-            x, labels = np.concatenate(parts), None
+            x, labels, side = np.concatenate(parts), None, None
         else:
             prepared = prepare(cfg.data)
             windows = prepared.splits[split]
-            x, labels = windows.x, windows.y
+            x, labels, side = windows.x, windows.y, windows.side
             names = [
                 f"{Path(str(src)).stem}@{start}" for src, start in zip(windows.sources, windows.starts, strict=True)
             ]
         with staged_folder(out, "--out") as stage:  # files reach --out only if everything succeeds
-            written = explain_windows(net, x, labels, names, meta, stage, selection, title=title)
+            written = explain_windows(
+                net, x, labels, names, meta, stage, selection, title=title, block=cfg.model.blocks_label(), side=side
+            )
             results = None
             if scores:
-                before = (meta.get("beat") or {}).get("before")
-                results = score_windows(net, windows, dataset=meta["dataset"], before=before)
+                before = meta.beat.before if meta.beat else None
+                results = score_windows(net, windows, dataset=meta.dataset, before=before)
     for path in skipped:
         typer.secho(f"skipped {path}: not a signal file", err=True)
-    typer.echo(f"wrote {len(written) - 1} overlay plot(s) and maps.json to {out}")
+    typer.echo(f"wrote {_plots(written)} and maps.json to {out}")
     if results is not None:
         table = Table(title=f"interpretability scores ({split} split)")
         table.add_column("score")

@@ -52,8 +52,8 @@ TrackingUriOption = Annotated[
 
 def resume_checkpoint(run_id: str, tracking_uri: str | None) -> dict:
     """The last checkpoint of run `run_id`: the local copy if there is one, else the logged one."""
+    from sigattn.models.checkpoint import load_checkpoint
     from sigattn.tracking import resolve_checkpoint
-    from sigattn.train.checkpoint import load_checkpoint
 
     local = Path("checkpoints") / run_id / "last.pt"
     path = local if local.is_file() else resolve_checkpoint(f"runs:/{run_id}/checkpoints/last.pt", tracking_uri)
@@ -62,8 +62,8 @@ def resume_checkpoint(run_id: str, tracking_uri: str | None) -> dict:
 
 def load_model(model: str, tracking_uri: str | None):
     """(model, meta, training run id or None) for a run id, runs:/ or models:/ URI, or a checkpoint file."""
+    from sigattn.models.checkpoint import model_from_checkpoint
     from sigattn.tracking import resolve_checkpoint, source_run_id
-    from sigattn.train.checkpoint import model_from_checkpoint
 
     net, meta = model_from_checkpoint(resolve_checkpoint(model, tracking_uri))
     return net, meta, source_run_id(model, tracking_uri)

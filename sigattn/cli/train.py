@@ -67,7 +67,7 @@ def train(
         from sigattn.train.tracker import NullTracker
 
         checkpoint = resume_checkpoint(resume, tracking_uri) if resume else None
-        base = checkpoint["meta"]["config"] if checkpoint and config is None else config
+        base = checkpoint["meta"].config if checkpoint and config is None else config
         cfg = load_config(base, overrides([*pairs, ("train.quiet", quiet or None)], set_))
         check_writable_folder(Path(cfg.train.checkpoint_dir), "train.checkpoint_dir")
         prepared = prepare(cfg.data)
@@ -99,16 +99,17 @@ def train(
         f"test accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
         f"balanced accuracy = {metrics['balanced_accuracy']:.4f}"
     )
+    typer.echo(tracking.view_hint(tracker))
 
 
 def _check_model(cfg, prepared) -> None:
     """Build the model `fit` will build, once, so a model config that cannot work fails before the run starts."""
+    from sigattn.models.checkpoint import model_for
     from sigattn.train.bundle import bundle_meta
-    from sigattn.train.checkpoint import build_model
 
     meta = bundle_meta(cfg, prepared)
     try:
-        build_model(meta["model"], meta["in_channels"], len(meta["classes"]))
+        model_for(meta)
     except SigattnError as error:
         m = cfg.model
         widths = "default" if m.widths is None else list(m.widths)
@@ -135,14 +136,15 @@ def evaluate_model(
 
     with user_errors():
         net, meta, source_run = load_model(model, tracking_uri)
-        base = dict(meta["config"])
+        base = dict(meta.config)
         if config is not None:
             base["data"] = load_config(config).to_dict()["data"]
         pairs = [("data.data_dir", data_dir), ("tracking.uri", tracking_uri)]
         cfg = load_config(base, overrides(pairs, set_))
         prepared = prepare(cfg.data)
-        if list(prepared.classes) != list(meta["classes"]):
-            raise SigattnError(f"the data has classes {list(prepared.classes)}; the model predicts {meta['classes']}")
+        if list(prepared.classes) != list(meta.classes):
+            expected = list(meta.classes)
+            raise SigattnError(f"the data has classes {list(prepared.classes)}; the model predicts {expected}")
         metrics, _ = evaluate(net, prepared.splits[split])
         if log:
             _log_evaluation(cfg, metrics, split, prepared, source_run)

@@ -13,15 +13,15 @@ import json
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sigattn.config import DataConfig
-from sigattn.data import side
 from sigattn.data.paths import dataset_dir
+from sigattn.data.side import rr_side_features
 from sigattn.data.splits import (
     DS1,
     DS2,
@@ -37,8 +37,8 @@ from sigattn.data.windows import with_x
 from sigattn.errors import SigattnError
 
 CACHE_ENV = "SIGATTN_CACHE_DIR"
-CACHE_FORMAT = 2
-_ARRAYS = ("x", "y", "groups", "sources", "starts", "features")
+CACHE_FORMAT = 3
+_ARRAYS = ("x", "y", "groups", "sources", "starts", "features", "side")
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,8 @@ def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int]:
     for name in SPLITS:
         w = splits[name]
         x = pipeline.apply_windows(w.x, w.fs) if len(w) else w.x
-        if cfg.rr_features:  # after the window transforms, which must not touch the side channel
-            x = side.pack(x, side.rr_side_features(w.features))
-        out[name] = with_x(w, np.ascontiguousarray(x, dtype=np.float32))
+        w = with_x(w, np.ascontiguousarray(x, dtype=np.float32))
+        out[name] = replace(w, side=rr_side_features(w.features)) if cfg.rr_features else w
     return out, length
 
 

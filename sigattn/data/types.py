@@ -31,8 +31,9 @@ class Windows:
 
     x: (N, C, L) float32; y: (N,) int64 indices into `classes`; groups: (N,) str;
     sources: (N,) str recording ids; starts: (N,) int64 first sample of each window in
-    its recording (after resampling); features: optional (N, F) float32 side features
-    (e.g. RR intervals for ECG beats).
+    its recording (after resampling); features: optional (N, F) float32 facts of each window
+    (e.g. RR intervals of ECG beats, in seconds); side: optional (N, S) float32 second model input
+    (e.g. the normalised RR features a beat model reads beside the signal).
     """
 
     x: np.ndarray
@@ -43,6 +44,7 @@ class Windows:
     starts: np.ndarray
     fs: float
     features: np.ndarray | None = None
+    side: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -92,6 +93,7 @@ def take(w: Windows, index: np.ndarray) -> Windows:
         starts=w.starts[index],
         fs=w.fs,
         features=None if w.features is None else w.features[index],
+        side=None if w.side is None else w.side[index],
     )
 
 
@@ -106,9 +108,10 @@ def concat(parts: Sequence[Windows]) -> Windows:
                 f"cannot join windows with classes {p.classes} at {p.fs} Hz "
                 f"to windows with classes {first.classes} at {first.fs} Hz"
             )
-    feats = [p.features for p in parts]
-    if any(f is None for f in feats) and not all(f is None for f in feats):
-        raise SigattnError("cannot join windows where only some carry side features")
+    feats, sides = [p.features for p in parts], [p.side for p in parts]
+    for arrays in (feats, sides):
+        if any(a is None for a in arrays) and not all(a is None for a in arrays):
+            raise SigattnError("cannot join windows where only some carry side features")
     return Windows(
         x=np.concatenate([p.x for p in parts]),
         y=np.concatenate([p.y for p in parts]),
@@ -118,9 +121,10 @@ def concat(parts: Sequence[Windows]) -> Windows:
         starts=np.concatenate([p.starts for p in parts]),
         fs=first.fs,
         features=None if feats[0] is None else np.concatenate(feats),
+        side=None if sides[0] is None else np.concatenate(sides),
     )
 
 
 def with_x(w: Windows, x: np.ndarray) -> Windows:
     """The same windows with new sample data (e.g. after window-level transforms)."""
-    return Windows(x, w.y, w.classes, w.groups, w.sources, w.starts, w.fs, w.features)
+    return replace(w, x=x)

@@ -17,6 +17,7 @@ from sigattn.data.transforms import Pipeline
 from sigattn.data.windows import sliding_windows
 from sigattn.errors import SigattnError
 from sigattn.evaluate.predict import predict_proba
+from sigattn.models.meta import ModelMeta
 
 SIGNAL_SUFFIXES = (".csv", ".npy", ".mat", ".hea")
 
@@ -47,23 +48,23 @@ def input_files(paths: list[str]) -> tuple[list[str], list[str]]:
 
 
 def windows_for_model(
-    signal: np.ndarray, fs: float | None, meta: dict[str, Any], source: str
+    signal: np.ndarray, fs: float | None, meta: ModelMeta, source: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows (N, C, L) of one (C, T) signal, prepared as at training time, and their starts.
 
     Starts are sample indices in the input signal. `fs` None means "at the model's rate".
     """
-    if (meta["model"].get("options") or {}).get("side_features"):
+    if meta.side_features:
         raise SigattnError(
             f"{source}: this model also reads the RR intervals of annotated beats (data.rr_features); "
             "predict slides windows over raw signals and has none: evaluate it with `sigattn eval` instead"
         )
-    channels, expected = signal.shape[0], int(meta["in_channels"])
+    channels, expected = signal.shape[0], meta.in_channels
     if channels != expected:
         raise SigattnError(f"{source}: {channels} channel(s); the model expects {expected}")
-    pipeline = Pipeline(meta["transforms"])
+    pipeline = Pipeline(list(meta.transforms))
     resamples = any(step["name"] == "resample" for step in pipeline.record_steps)
-    model_fs = float(meta["fs"])
+    model_fs = meta.fs
     if fs is None:
         if resamples:
             raise SigattnError(f"{source}: sampling rate unknown; pass --fs (the model resamples its input)")
@@ -71,8 +72,8 @@ def windows_for_model(
     elif not resamples and not np.isclose(fs, model_fs):
         raise SigattnError(f"{source}: sampled at {fs:g} Hz; the model expects {model_fs:g} Hz")
     signal, out_fs = pipeline.apply_record(signal, fs)
-    length = int(meta["window"]["length"])
-    stride = int(meta["window"]["stride"] or length)
+    length = meta.window_length
+    stride = meta.window_stride or length
     views, starts = sliding_windows(signal, length, stride, source=source)
     x = pipeline.apply_windows(np.ascontiguousarray(views, dtype=np.float32), out_fs)
     return np.asarray(x, dtype=np.float32), np.round(starts * fs / out_fs).astype(np.int64)
@@ -88,11 +89,11 @@ class Predictions:
 
 
 def predict_files(
-    model: nn.Module, meta: dict[str, Any], paths: list[str], *, fs: float | None = None, batch_size: int = 1024
+    model: nn.Module, meta: ModelMeta, paths: list[str], *, fs: float | None = None, batch_size: int = 1024
 ) -> Predictions:
     """Predict every window of every input file (see `input_files`)."""
     files, skipped = input_files(paths)
-    classes = list(meta["classes"])
+    classes = list(meta.classes)
     result = Predictions(classes, skipped=skipped)
     for name in files:
         path, _, key = name.partition("#")
@@ -102,7 +103,7 @@ def predict_files(
         rate = file_fs if file_fs is not None else fs
         x, starts = windows_for_model(signal, rate, meta, name)
         probs = predict_proba(model, x, batch_size)
-        seconds = starts / (rate or float(meta["fs"]))
+        seconds = starts / (rate or meta.fs)
         for start, t, p in zip(starts, seconds, probs, strict=True):
             row = {"file": name, "start": int(start), "time_s": round(float(t), 6)}
             row["predicted"] = classes[int(p.argmax())]

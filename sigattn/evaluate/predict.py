@@ -15,14 +15,21 @@ from sigattn.errors import SigattnError
 from sigattn.evaluate.metrics import AAMI_CLASSES, classification_metrics
 
 
-def _logits(model: nn.Module, x: np.ndarray, batch_size: int, device: torch.device, precision: str) -> torch.Tensor:
+def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)
+
+
+def _logits(
+    model: nn.Module, x: np.ndarray, side: np.ndarray | None, batch_size: int, device: torch.device, precision: str
+) -> torch.Tensor:
     model.eval()
     parts = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)).to(device)
+            rows = slice(start, start + batch_size)
+            inputs = [_tensor(a[rows], device) for a in (x, side) if a is not None]
             with autocast(device, precision):
-                parts.append(model(xb).float().cpu())
+                parts.append(model(*inputs).float().cpu())
     return torch.cat(parts)
 
 
@@ -36,12 +43,14 @@ def predict_proba(
     batch_size: int = 1024,
     device: torch.device | str | None = None,
     *,
+    side: np.ndarray | None = None,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """Class probabilities (N, K) float32 for windows `x` (N, C, L); puts `model` in eval mode."""
+    """Class probabilities (N, K) float32 for windows `x` (N, C, L) and, for models that read them,
+    side features `side` (N, F); puts `model` in eval mode."""
     if len(x) == 0:
         raise SigattnError("predict_proba needs at least one window; got none")
-    return _logits(model, x, batch_size, _device_of(model, device), precision).softmax(-1).numpy()
+    return _logits(model, x, side, batch_size, _device_of(model, device), precision).softmax(-1).numpy()
 
 
 def evaluate(
@@ -59,7 +68,7 @@ def evaluate(
     """
     if len(windows) == 0:
         raise SigattnError("evaluate needs at least one window; the split is empty")
-    logits = _logits(model, windows.x, batch_size, _device_of(model, device), precision)
+    logits = _logits(model, windows.x, windows.side, batch_size, _device_of(model, device), precision)
     loss = F.cross_entropy(logits, torch.from_numpy(windows.y.astype(np.int64))).item()
     ecg = set(windows.classes) <= AAMI_CLASSES if ecg is None else ecg
     metrics = classification_metrics(windows.y, logits.argmax(-1).numpy(), windows.classes, ecg=ecg)

@@ -3,9 +3,9 @@
 MiniRocket turns each window into ~10k PPV features with fixed random kernels; a ridge
 classifier (one-vs-rest on ±1 targets) reads them. The ridge penalty is chosen on the
 validation split by the configured `train.monitor` (accuracy when it is `val_loss`, which a
-ridge does not have), never on test. With `data.rr_features`
-the beats' RR features (the packed side channel) are appended to the MiniRocket features. Needs the optional
-`baselines` extra (`pip install 'sigattn[baselines]'`).
+ridge does not have), never on test. With `data.rr_features` the beats' RR features
+(`Windows.side`) are appended to the MiniRocket features. Needs the optional `baselines` extra
+(`pip install 'sigattn[baselines]'`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 
 from sigattn.config import RunConfig
 from sigattn.data.prepare import Prepared
-from sigattn.data.side import RR_FEATURES, unpack
 from sigattn.data.types import Windows
+from sigattn.data.windows import take
 from sigattn.errors import SigattnError
 from sigattn.evaluate.figures import confusion_figure
 from sigattn.evaluate.metrics import AAMI_CLASSES, classification_metrics, flat_metrics
@@ -76,10 +76,9 @@ class RidgeOnFeatures:
         return ((features - self.mean) / self.scale) @ coef
 
 
-def _features(transform: Any, x: np.ndarray, n_side: int) -> np.ndarray:
-    """MiniRocket features of the signal channels, then the packed side features (if any)."""
-    signal, side = unpack(x, n_side)
-    out = np.asarray(transform.transform(np.ascontiguousarray(signal, dtype=np.float32)), dtype=np.float32)
+def _features(transform: Any, x: np.ndarray, side: np.ndarray | None) -> np.ndarray:
+    """MiniRocket features of the signal windows, then the side features (if any)."""
+    out = np.asarray(transform.transform(np.ascontiguousarray(x, dtype=np.float32)), dtype=np.float32)
     return out if side is None else np.hstack([out, side.astype(np.float32)])
 
 
@@ -98,14 +97,13 @@ def fit_minirocket(
         if len(w) == 0:
             raise SigattnError(f"the {name} split of dataset {cfg.data.dataset!r} is empty; adjust data.split")
     transform = _minirocket_class()(n_kernels=n_kernels, random_state=cfg.train.seed, n_jobs=-1)
-    n_side = len(RR_FEATURES) if cfg.data.rr_features else 0
-    transform.fit(np.ascontiguousarray(unpack(train.x, n_side)[0], dtype=np.float32))
+    transform.fit(np.ascontiguousarray(train.x, dtype=np.float32))
     counts = np.bincount(train.y, minlength=len(prepared.classes))
     weights = None
     if cfg.train.balance != "none":  # both balancing modes become per-sample weights here
         weights = (len(train.y) / (np.count_nonzero(counts) * np.maximum(counts, 1)))[train.y]
-    ridge = RidgeOnFeatures.fit(_features(transform, train.x, n_side), train.y, len(prepared.classes), weights)
-    val_features = _features(transform, val.x, n_side)
+    ridge = RidgeOnFeatures.fit(_features(transform, train.x, train.side), train.y, len(prepared.classes), weights)
+    val_features = _features(transform, val.x, val.side)
     monitor = cfg.train.monitor.removeprefix("val_")
     history = []
     for step, alpha in enumerate(ALPHAS):
@@ -115,8 +113,9 @@ def fit_minirocket(
         tracker.log_metrics({**flat_metrics("val", metrics), "alpha": alpha}, step=step)
     best_value, alpha = max(history, key=lambda h: (h[0], h[1]))  # ties: the stronger penalty
     coef = ridge.coef(alpha)
-    test_metrics = _metrics(test, ridge.scores(_features(transform, test.x, n_side), coef).argmax(1))
-    latency = min(_timed(lambda: ridge.scores(_features(transform, test.x[:1], n_side), coef)) for _ in range(20))
+    test_metrics = _metrics(test, ridge.scores(_features(transform, test.x, test.side), coef).argmax(1))
+    one = take(test, np.arange(1))
+    latency = min(_timed(lambda: ridge.scores(_features(transform, one.x, one.side), coef)) for _ in range(20))
     extra = {"params": float(coef.size), "latency_ms_cpu": latency * 1e3, "alpha": alpha, "best_val": best_value}
     tracker.log_metrics({**flat_metrics("test", test_metrics), **extra}, step=len(ALPHAS))
     tracker.log_dict({"baseline": "minirocket", "n_kernels": n_kernels, **extra, **test_metrics},

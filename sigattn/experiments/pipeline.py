@@ -64,8 +64,8 @@ def run_cell(
     from sigattn.config import run_name
     from sigattn.data.prepare import prepare
     from sigattn.experiments.run import train_and_report
+    from sigattn.models.checkpoint import model_from_checkpoint
     from sigattn.models.costs import count_parameters, median_seconds
-    from sigattn.train.checkpoint import model_from_checkpoint
 
     if threads:
         torch.set_num_threads(threads)

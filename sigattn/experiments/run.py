@@ -12,7 +12,6 @@ import dataclasses
 import threading
 from typing import Any
 
-import numpy as np
 from torch import nn
 
 from sigattn.config import RunConfig
@@ -22,8 +21,8 @@ from sigattn.evaluate.metrics import flat_metrics
 from sigattn.evaluate.predict import evaluate
 from sigattn.explain.figures import attention_report
 from sigattn.explain.scores import score_windows
+from sigattn.models.checkpoint import model_from_checkpoint
 from sigattn.train import distributed
-from sigattn.train.checkpoint import model_from_checkpoint
 from sigattn.train.loop import FitResult, fit
 from sigattn.train.tracker import NullTracker, Tracker
 
@@ -65,8 +64,9 @@ def train_and_report(
     if not distributed.current().main:  # rank 0 alone evaluates and logs
         return result
     model, _ = model_from_checkpoint(result.best_checkpoint, result.device)
-    test = report_test(cfg, prepared, result, model, tracker)
+    metrics = report_test(cfg, prepared, result, model, tracker)
     tracker.log_file(result.best_checkpoint, "checkpoints")
-    example = np.ascontiguousarray(prepared.splits["test"].x[:2], dtype=np.float32)
-    tracker.log_model(model.to("cpu").eval(), result.best_checkpoint, input_example=example)
-    return dataclasses.replace(result, test_metrics=test)
+    test = prepared.splits["test"]
+    side = None if test.side is None else test.side[:2]
+    tracker.log_model(model.to("cpu").eval(), result.best_checkpoint, test.x[:2], side_example=side)
+    return dataclasses.replace(result, test_metrics=metrics)

@@ -61,8 +61,11 @@ def attention_blocks(model: nn.Module) -> list[str]:
     return [name for name, module in model.named_modules() if isinstance(module, kinds)]
 
 
-def collect_attention(model: nn.Module, x: np.ndarray, *, batch_size: int = 256) -> list[StageAttention]:
-    """The attention maps of `model` on windows `x` (N, C, L) float32, one entry per gated block.
+def collect_attention(
+    model: nn.Module, x: np.ndarray, *, side: np.ndarray | None = None, batch_size: int = 256
+) -> list[StageAttention]:
+    """The attention maps of `model` on windows `x` (N, C, L) float32 (and side features `side` (N, F)
+    for models that read them), one entry per gated block.
 
     Runs in eval mode under `torch.inference_mode` in batches (the model's mode is restored
     after); outputs are unchanged, as the gates are read by forward hooks.
@@ -87,8 +90,9 @@ def collect_attention(model: nn.Module, x: np.ndarray, *, batch_size: int = 256)
     try:
         with torch.inference_mode(), capture_gates(model) as captured:
             for start in range(0, len(x), batch_size):
-                batch = np.ascontiguousarray(x[start : start + batch_size], dtype=np.float32)
-                model(torch.from_numpy(batch).to(device))
+                rows = slice(start, start + batch_size)
+                inputs = [np.ascontiguousarray(a[rows], dtype=np.float32) for a in (x, side) if a is not None]
+                model(*(torch.from_numpy(a).to(device) for a in inputs))
                 for name in gates:
                     parts[name].append(captured[name].float().cpu().numpy())
     finally:

@@ -16,9 +16,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from torch import nn
 
-from sigattn.explain.capture import StageAttention, collect_attention
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
+from sigattn.explain.capture import StageAttention, collect_attention
 
 PANEL = (10.0, 2.2)  # inches per panel row
 DPI = 100
@@ -72,6 +72,44 @@ def overlay_figure(signal: np.ndarray, fs: float | None, stages: Sequence[StageM
         ax.set_ylabel("amplitude (ch 0)")
         fig.colorbar(strip, ax=ax, label=_label(kind), fraction=0.03, pad=0.01)
     axes[-1].set_xlabel(xlabel)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def channel_gate_figure(
+    signal: np.ndarray, fs: float | None, stages: Sequence[tuple[str, np.ndarray]], title: str
+) -> Figure:
+    """The window's first channel on top, then one bar panel per stage with its channel gates (C,), 0-1.
+
+    For blocks whose only gate is per channel (SE, ECA): the gate scales whole channels, so it is
+    drawn per channel beside the signal rather than on its time axis.
+    """
+    signal = np.asarray(signal, dtype=np.float64)
+    trace = signal[0] if signal.ndim == 2 else signal
+    if trace.ndim != 1 or not stages:
+        raise SigattnError(
+            f"channel_gate_figure needs a (C, L) or (L,) signal and >= 1 stage; got {signal.shape}, {len(stages)}"
+        )
+    t, xlabel = _time_axis(len(trace), fs)
+    fig = Figure(figsize=(PANEL[0], PANEL[1] * (len(stages) + 1) + 0.5), dpi=DPI, layout="constrained")
+    top, *panels = fig.subplots(len(stages) + 1, 1, squeeze=False)[:, 0]
+    top.plot(t, trace, color="black", linewidth=0.7)
+    top.set_xlim(t[0], t[-1])
+    top.set_xlabel(xlabel)
+    top.set_ylabel("amplitude (ch 0)")
+    top.set_title("input", fontsize=9, loc="left")
+    cmap = colormaps[CMAP]
+    for ax, (name, gates) in zip(panels, stages, strict=True):
+        gates = np.asarray(gates, dtype=np.float64)
+        if gates.ndim != 1:
+            raise SigattnError(f"stage {name!r}: channel gates must be (C,); got shape {gates.shape}")
+        ax.bar(np.arange(len(gates)), gates, width=0.85, color=cmap(np.clip(gates, 0.0, 1.0)), edgecolor="grey")
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xlim(-0.5, len(gates) - 0.5)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.set_ylabel("channel gate (0-1)")
+        ax.grid(axis="y", alpha=0.3)
+    panels[-1].set_xlabel("channel of the stage")
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -194,7 +232,8 @@ def attention_report(
     n = len(windows)
     keep = np.arange(n) if n <= max_windows else np.sort(np.random.default_rng(0).choice(n, max_windows, replace=False))
     x, y, probs = windows.x[keep], windows.y[keep], probs[keep]
-    stages = [_shown(sa) for sa in collect_attention(model, x)]
+    side = None if windows.side is None else windows.side[keep]
+    stages = [_shown(sa) for sa in collect_attention(model, x, side=side)]
     if not stages:
         return {}, {}
     classes, k, length, fs = list(windows.classes), len(windows.classes), x.shape[-1], windows.fs or None

@@ -31,15 +31,7 @@ def _per_class_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
 
 
 def _subset(windows: Windows, attention: list[StageAttention], index: np.ndarray):
-    w = dataclasses.replace(
-        windows,
-        x=windows.x[index],
-        y=windows.y[index],
-        groups=windows.groups[index],
-        sources=windows.sources[index],
-        starts=windows.starts[index],
-        features=None if windows.features is None else windows.features[index],
-    )
+    w = take(windows, index)
     sub = [
         dataclasses.replace(
             sa,
@@ -102,7 +94,7 @@ def interpretability_scores(
         out["deletion_stage"] = float(chosen.stage)
     maps = None if chosen is None else chosen.temporal_on_input(windows.x.shape[-1])
     result = deletion_test(
-        model, windows.x, windows.y, maps, fraction=fraction, seed=seed, ig_steps=ig_steps, max_windows=256
+        model, windows.x, windows.y, maps, side=windows.side, fraction=fraction, seed=seed, ig_steps=ig_steps
     )
     out.update({f"deletion_{k}": float(v) for k, v in result.items() if k != "n"})
     return {k: float(v) for k, v in out.items() if math.isfinite(v)}
@@ -115,7 +107,7 @@ def score_windows(
     collecting the attention maps of that subset only."""
 
     subset = take(windows, _per_class_subset(windows.y, per_class, seed))
-    attention = collect_attention(model, subset.x)
+    attention = collect_attention(model, subset.x, side=subset.side)
     return interpretability_scores(
         model, subset, attention, dataset=dataset, before=before, per_class=per_class, seed=seed
     )

@@ -1,4 +1,8 @@
-"""What a trained model attends to, for chosen windows: overlay plots, raw maps and scores."""
+"""What a trained model attends to, for chosen windows: overlay plots, channel-gate plots and raw maps.
+
+Stages with a temporal map (CBAM, GC, CA) are drawn as colour strips over the signal; stages whose
+only gate is per channel (SE, ECA) as bars of their channel gates beside it.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 from torch import nn
 
-from sigattn.explain.capture import StageAttention, collect_attention
-from sigattn.explain.figures import overlay_figure
 from sigattn.errors import SigattnError
-from sigattn.outputs import write_atomically
 from sigattn.evaluate.predict import predict_proba
+from sigattn.explain.capture import StageAttention, collect_attention, temporal_stages
+from sigattn.explain.figures import channel_gate_figure, overlay_figure
+from sigattn.models.meta import ModelMeta
+from sigattn.outputs import write_atomically
 
 
 @dataclass(frozen=True)
 class Selection:
     """Which windows to draw: a class name (true class if labelled, else predicted), how many per
-    class, and which stage (None: all stages with a temporal map)."""
+    class, and which stage (None: every stage with gates)."""
 
     class_name: str | None = None
     limit: int = 4
@@ -36,14 +42,31 @@ def _chosen(labels: np.ndarray, classes: list[str], selection: Selection) -> np.
     return np.sort(np.concatenate(picks)) if picks else np.array([], dtype=int)
 
 
+@dataclass(frozen=True)
+class Written:
+    """The files `explain_windows` wrote: overlay PNGs, channel-gate PNGs and maps.json."""
+
+    overlays: list[Path]
+    channel_plots: list[Path]
+    maps: Path
+
+
 def _stages(attention: list[StageAttention], stage: int | None) -> list[StageAttention]:
-    timed = [sa for sa in attention if sa.temporal is not None]
-    if stage is not None:
-        timed = [sa for sa in timed if sa.stage == stage]
-        if not timed:
-            having = sorted(sa.stage for sa in attention if sa.temporal is not None)
-            raise SigattnError(f"--stage {stage} has no temporal attention map; stages with one: {having}")
-    return timed
+    """The gated stages to draw: all of them, or the one `--stage` picks."""
+    if stage is None:
+        return attention
+    picked = [sa for sa in attention if sa.stage == stage]
+    if not picked:
+        having = [sa.stage for sa in attention]
+        raise SigattnError(f"--stage {stage} has no attention gates; stages with gates: {having}")
+    return picked
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    write_atomically(path, buffer.getvalue())
+    return path
 
 
 def explain_windows(
@@ -51,31 +74,40 @@ def explain_windows(
     x: np.ndarray,
     labels: np.ndarray | None,
     names: list[str],
-    meta: dict[str, Any],
+    meta: ModelMeta,
     out_dir: Path,
     selection: Selection,
     *,
     title: str,
-) -> list[Path]:
-    """Write an overlay PNG per selected window and `maps.json` with its raw maps; return the paths.
+    block: str,
+    side: np.ndarray | None = None,
+) -> Written:
+    """Per selected window, an overlay PNG (stages with a temporal map) and a channel-gate PNG
+    (stages with only channel gates); then `maps.json` with every drawn stage's raw maps.
 
     `labels` are true class indices (None: use the model's predictions); `names` label each window
-    in titles and file names (e.g. "file.npy@1024").
+    in titles and file names (e.g. "file.npy@1024"); `title` names the model and `block` its block(s);
+    `side` holds the windows' side features for a model that reads them.
     """
-    classes = list(meta["classes"])
-    probs = predict_proba(model, x)
+    classes = list(meta.classes)
+    probs = predict_proba(model, x, side=side)
     predicted = probs.argmax(axis=1)
     chosen = _chosen(predicted if labels is None else labels, classes, selection)
     if len(chosen) == 0:
         raise SigattnError(f"no window matches --class {selection.class_name!r}; nothing to explain")
-    attention = collect_attention(model, x[chosen])
+    attention = collect_attention(model, x[chosen], side=None if side is None else side[chosen])
     if not attention:
-        raise SigattnError("the model has no attention gates (block 'none'): nothing to explain")
-    timed = _stages(attention, selection.stage)
-    length, fs = x.shape[-1], float(meta["fs"])
+        raise SigattnError(
+            f"model {title} has no attention gates (block {block}): nothing to draw; "
+            "train one with --block se, eca, cbam, gc or ca"
+        )
+    drawn = _stages(attention, selection.stage)
+    timed = temporal_stages(drawn)
+    channel_only = [sa for sa in drawn if sa.temporal is None]
+    length, fs = x.shape[-1], meta.fs
     on_input = {sa.name: sa.temporal_on_input(length) for sa in timed}
     out_dir.mkdir(parents=True, exist_ok=True)
-    written, records = [], []
+    overlays, channel_plots, records = [], [], []
     for row, index in enumerate(chosen):
         truth = "" if labels is None else f"true {classes[labels[index]]}, "
         guess = classes[predicted[index]]
@@ -88,23 +120,22 @@ def explain_windows(
                 "channel_gate": None if sa.channel is None else np.round(sa.channel[row], 5).tolist(),
                 "temporal_on_input": np.round(on_input[sa.name][row], 5).tolist() if sa.name in on_input else None,
             }
-            for sa in attention
-            if selection.stage is None or sa.stage == selection.stage
+            for sa in drawn
         }
         records.append(record)
+        heading = f"{title}: {names[index]} ({truth}predicted {guess}, p={probs[index].max():.2f})"
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{row:03d}_{guess}_{names[index]}")
         if timed:
             panels = [
                 (f"stage {sa.stage} ({sa.name}, RF {sa.receptive_field} samples)", on_input[sa.name][row],
                  sa.temporal_kind or "sigmoid")
                 for sa in timed
             ]  # fmt: skip
-            heading = f"{title}: {names[index]} ({truth}predicted {guess}, p={probs[index].max():.2f})"
-            buffer = io.BytesIO()
-            overlay_figure(x[index], fs, panels, heading).savefig(buffer, format="png")
-            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{row:03d}_{guess}_{names[index]}")
-            path = out_dir / f"{safe}.png"
-            write_atomically(path, buffer.getvalue())
-            written.append(path)
+            overlays.append(_save(overlay_figure(x[index], fs, panels, heading), out_dir / f"{safe}.png"))
+        if channel_only:
+            bars = [(f"stage {sa.stage} ({sa.name}), channel gates", sa.channel[row]) for sa in channel_only]
+            figure = channel_gate_figure(x[index], fs, bars, heading)
+            channel_plots.append(_save(figure, out_dir / f"{safe}_channels.png"))
     maps = out_dir / "maps.json"
     write_atomically(maps, json.dumps({"title": title, "fs": fs, "windows": records}) + "\n")
-    return [*written, maps]
+    return Written(overlays, channel_plots, maps)

@@ -8,7 +8,6 @@ import numpy as np
 from torch import Tensor, nn
 
 from sigattn.blocks import create_block
-from sigattn.data.side import unpack
 from sigattn.errors import SigattnError
 from sigattn.models.layers import (
     BlockChoice,
@@ -78,8 +77,8 @@ class AttnCNN(nn.Module):
         strides = _per_stage("strides", strides, n, [1] * n)
         paddings = _per_stage("paddings", paddings, n, [k // 2 for k in kernels])
         self.geometry = list(zip(kernels, strides, paddings, strict=True))
-        self.side_features = check_side(side_features, in_channels)
-        channels = [in_channels - (1 if side_features else 0), *widths]
+        self.side_features = check_side(side_features)
+        channels = [in_channels, *widths]
         self.stages = nn.Sequential(
             *(
                 ConvStage(channels[i], channels[i + 1], *self.geometry[i], name)
@@ -110,9 +109,9 @@ class AttnCNN(nn.Module):
             field = field.through(2, 2)  # MaxPool1d(2, ceil_mode=True)
         return out
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, side: Tensor | None = None) -> Tensor:
+        """Logits (N, K) of signal windows `x` (N, C, L) and, for `side_features` > 0, side features (N, F)."""
         check_length(x.shape[-1], self.min_length, self.name)
-        x, side = unpack(x, self.side_features)
         return self.head(self.stages(x), side)
 
 

@@ -51,12 +51,10 @@ def check_length(length: int, minimum: int, name: str) -> None:
         raise SigattnError(f"backbone {name!r} needs windows of at least {minimum} samples; got {length}")
 
 
-def check_side(n_side: int, in_channels: int) -> int:
-    """Validated number of side features; the packed input needs a signal channel besides them."""
+def check_side(n_side: int) -> int:
+    """Validated number of side features: the model's second input, (N, F) beside the (N, C, L) signal."""
     if isinstance(n_side, bool) or not isinstance(n_side, int) or n_side < 0:
         raise SigattnError(f"side_features must be a non-negative integer; got {n_side!r}")
-    if n_side and in_channels < 2:
-        raise SigattnError(f"side_features need in_channels >= 2 (signal + the side channel); got {in_channels}")
     return n_side
 
 
@@ -81,7 +79,9 @@ class Head(nn.Module):
 
     def forward(self, x: Tensor, side: Tensor | None = None) -> Tensor:
         z = self.layers[1](self.layers[0](x))  # pool, flatten
-        if side is not None and self.side_norm is not None:
+        if self.side_norm is not None:
+            if side is None:
+                raise SigattnError(f"this model reads {self.side_norm.num_features} side features: pass `side` (N, F)")
             z = torch.cat([z, self.side_norm(side.to(z.dtype))], dim=1)
         return self.layers[2:](z)
 

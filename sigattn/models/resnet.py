@@ -8,7 +8,6 @@ import numpy as np
 from torch import Tensor, nn
 
 from sigattn.blocks import create_block
-from sigattn.data.side import unpack
 from sigattn.errors import SigattnError
 from sigattn.models.layers import (
     BlockChoice,
@@ -67,11 +66,11 @@ class AttnResNet1d(nn.Module):
             raise SigattnError(
                 f"need in_channels >= 1, num_classes >= 2, depth >= 1; got {in_channels}, {num_classes}, {depth}"
             )
-        self.side_features = check_side(side_features, in_channels)
+        self.side_features = check_side(side_features)
         self.stem_geometry = (stem_kernel, stem_stride, stem_kernel // 2)
         self.stem = nn.Sequential(
             nn.Conv1d(
-                in_channels - (1 if side_features else 0),
+                in_channels,
                 widths[0],
                 stem_kernel,
                 stride=stem_stride,
@@ -118,7 +117,7 @@ class AttnResNet1d(nn.Module):
                 out.append((field.centers(n), field.size))
         return out
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, side: Tensor | None = None) -> Tensor:
+        """Logits (N, K) of signal windows `x` (N, C, L) and, for `side_features` > 0, side features (N, F)."""
         check_length(x.shape[-1], self.min_length, "resnet")
-        x, side = unpack(x, self.side_features)
         return self.head(self.stages(self.stem(x)), side)

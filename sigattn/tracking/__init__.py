@@ -1,5 +1,6 @@
 """MLflow behind the Tracker protocol: the only package that imports mlflow."""
 
+from sigattn.tracking.hints import view_hint
 from sigattn.tracking.lookup import (
     child_runs,
     latest_tagged_run,
@@ -36,4 +37,5 @@ __all__ = [
     "run_info",
     "source_run_id",
     "tracked_run",
+    "view_hint",
 ]

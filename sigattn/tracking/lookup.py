@@ -14,6 +14,7 @@ from sigattn.tracking.store import (
     CHECKPOINT_ARTIFACT,
     RUN_ID,
     check_store,
+    connect,
     default_tracking_uri,
     first_line,
     get_run,
@@ -57,7 +58,7 @@ def _client_for_reading(tracking_uri: str | None, model_ref: str) -> tuple[Mlflo
             f"cannot look up {model_ref!r}: no mlflow.db here; pass --tracking-uri or set MLFLOW_TRACKING_URI"
         )
     check_store(uri)
-    return MlflowClient(uri), uri
+    return connect(uri), uri
 
 
 def source_run_id(model_ref: str, tracking_uri: str | None = None) -> str | None:

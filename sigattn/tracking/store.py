@@ -21,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service import utils as _tracking_utils
 
 from sigattn.errors import SigattnError
+from sigattn.tracking.locks import store_lock
 
 DEFAULT_EXPERIMENT = "sigattn"
 SOURCE_RUN_TAG = "sigattn.source_run"  # set on evaluation runs: the training run they evaluate
@@ -90,19 +91,35 @@ def global_tracking_uri(uri: str) -> Iterator[None]:
 
 
 def open_store(uri: str, name: str) -> tuple[MlflowClient, str]:
-    """A client on `uri` and the id of experiment `name` (created if new)."""
-    try:
-        client = MlflowClient(uri)
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:  # in the default store its artifact root is <cwd>/mlruns/<id>
-            return client, client.create_experiment(name)
-    except Exception as error:  # MlflowException, a missing DB driver, a refused file store...
-        raise SigattnError(f"tracking store {uri} is unusable: {first_line(error)}") from None
+    """A client on `uri` and the id of experiment `name` (created if new).
+
+    Holds the store's lock (see sigattn.tracking.locks): building a new sqlite store, and
+    creating an experiment, race when several processes start at once.
+    """
+    with store_lock(uri):
+        try:
+            client = MlflowClient(uri)
+            experiment = client.get_experiment_by_name(name)  # the first call builds (or migrates) the store
+            if experiment is None:  # in the default store its artifact root is <cwd>/mlruns/<id>
+                return client, client.create_experiment(name)
+        except Exception as error:  # MlflowException, a missing DB driver, a refused file store...
+            raise SigattnError(f"tracking store {uri} is unusable: {first_line(error)}") from None
     if experiment.lifecycle_stage != "active":
         raise SigattnError(
             f"experiment {name!r} in {uri} is deleted; restore it (mlflow experiments restore) or pick another name"
         )
     return client, experiment.experiment_id
+
+
+def connect(uri: str) -> MlflowClient:
+    """A client on `uri` whose store is built (created or migrated) under the store's lock."""
+    with store_lock(uri):
+        try:
+            client = MlflowClient(uri)
+            client.search_experiments(max_results=1)
+        except Exception as error:
+            raise SigattnError(f"tracking store {uri} is unusable: {first_line(error)}") from None
+    return client
 
 
 def first_line(error: BaseException) -> str:

@@ -21,11 +21,13 @@ from matplotlib.figure import Figure
 from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 from torch import nn
 
 from sigattn.errors import SigattnError
+from sigattn.tracking.locks import store_lock
 from sigattn.tracking.store import MODEL_NAME, first_line
 
 _MAX_PARAM_VALUE = 6000  # MLflow's cap on a param value
@@ -140,10 +142,23 @@ class MlflowTracker:
         if len(digest) > _MAX_DIGEST:
             tags.append(InputTag("sigattn.digest", digest))
         dataset = _SummaryDataset(name, digest[:_MAX_DIGEST], _plain(summary))
-        self.client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=tags)])
+        inputs = [DatasetInput(dataset._to_mlflow_entity(), tags=tags)]
+        # MLflow looks the dataset up, then inserts it: two runs logging it at once collide on its
+        # unique key. The store's lock prevents that for sqlite; elsewhere (a server) the loser's
+        # second try finds the row (log_inputs is idempotent).
+        with store_lock(self.tracking_uri):
+            try:
+                self.client.log_inputs(run_id, datasets=inputs)
+            except MlflowException:
+                self.client.log_inputs(run_id, datasets=inputs)
 
-    def log_model(self, model: nn.Module, checkpoint: Path, input_example: np.ndarray) -> None:
+    def log_model(
+        self, model: nn.Module, checkpoint: Path, input_example: np.ndarray, side_example: np.ndarray | None = None
+    ) -> None:
         """runs:/<run_id>/model: a pyfunc taking float32 (N, C, L) and returning logits (N, K).
+
+        A model with side features takes two named inputs, `x` (N, C, L) and `side` (N, F): its
+        torch flavour (`mlflow.pytorch.load_model`) is called as `model(x, side)`.
 
         Saved as a torch.export graph ("pt2", MLflow 3's default and its only format loadable
         without MLFLOW_ALLOW_PICKLE_DESERIALIZATION), so loading needs torch but not sigattn. The
@@ -159,18 +174,21 @@ class MlflowTracker:
         example = np.asarray(input_example, dtype=np.float32)
         if example.ndim != 3 or len(example) == 0:
             raise SigattnError(f"input_example must be a (N, C, L) array with N >= 1; got shape {example.shape}")
-        example = np.ascontiguousarray(np.concatenate([example[:2], example[:1]])[:2])
+        rows = np.concatenate([np.arange(min(2, len(example))), [0]])[:2]  # two rows keep the batch axis dynamic
+        examples = [np.ascontiguousarray(np.asarray(a, dtype=np.float32)[rows]) for a in (example, side_example)
+                    if a is not None]  # fmt: skip
         cpu_model = copy.deepcopy(model).cpu().eval()  # leave the caller's model as it was
         with torch.no_grad():
-            output = cpu_model(torch.from_numpy(example)).numpy()
+            output = cpu_model(*(torch.from_numpy(a) for a in examples)).numpy()
+        named = examples[0] if len(examples) == 1 else dict(zip(("x", "side"), examples, strict=True))
         try:
             mlflow.pytorch.log_model(
                 cpu_model,
                 name=MODEL_NAME,
                 run_id=run_id,
                 step=self._last_step,
-                signature=infer_signature(example, output),
-                input_example=example,
+                signature=infer_signature(named, output),
+                input_example=examples[0] if len(examples) == 1 else tuple(examples),
                 serialization_format="pt2",
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"numpy=={np.__version__}"],
                 extra_files=[str(checkpoint)],

@@ -2,7 +2,7 @@
 
 `device`: the train split is one tensor on the training device (on CPU, the prepared arrays
 themselves, not a copy) and a batch is an index gather there: no per-sample Python, no workers.
-`stream`: the split is written once as `x.npy`/`y.npy`, memory-mapped, and a DataLoader with
+`stream`: the split is written once as `x.npy`/`y.npy` (and `side.npy`), memory-mapped, and a DataLoader with
 workers (and pinned memory on CUDA) gathers each batch from it. Both consume the same index
 batches, drawn by `epoch_batches` from one seeded generator in the main process, so they give the
 same batches and losses and resume alike. `auto` takes `device` when the split needs at most
@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 MEMORY_FRACTION = 0.5  # the rest is left for weights, activations, optimizer state and other processes
-Batch = tuple[torch.Tensor, torch.Tensor]
+Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]  # (model inputs: x, and side if any), labels
 
 
 def epoch_batches(
@@ -94,14 +94,14 @@ def choose_path(requested: str, nbytes: int, device: torch.device, free: int | N
 
 
 class DeviceBatches:
-    """The split as two tensors on `device`; each batch is an index gather on the device."""
+    """The split as tensors on `device`; each batch is an index gather on the device."""
 
     kind = "device"
     workers = 0
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, device: torch.device) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, device: torch.device, side: np.ndarray | None = None) -> None:
         self.device = device
-        self.x = torch.from_numpy(x).to(device)
+        self.inputs = tuple(torch.from_numpy(a).to(device) for a in (x, side) if a is not None)
         self.y = torch.from_numpy(y.astype(np.int64)).to(device)
 
     def __call__(self, batches: list[torch.Tensor]) -> Iterator[Batch]:
@@ -109,17 +109,19 @@ class DeviceBatches:
             return
         order = torch.cat(batches).to(self.device)  # one copy per epoch, not one per batch
         for idx in order.split([len(b) for b in batches]):
-            yield self.x[idx], self.y[idx]
+            yield tuple(a[idx] for a in self.inputs), self.y[idx]
 
     def close(self) -> None:
         pass
 
 
-def write_store(folder: Path, x: np.ndarray, y: np.ndarray) -> Path:
-    """`folder/x.npy` (float32) and `folder/y.npy` (int64), each written to a temporary file and
-    renamed; files already there with the right shapes are kept."""
+def write_store(folder: Path, x: np.ndarray, y: np.ndarray, side: np.ndarray | None = None) -> Path:
+    """`folder/x.npy` (float32), `folder/y.npy` (int64) and `folder/side.npy` (float32, if given), each
+    written to a temporary file and renamed; files already there with the right shapes are kept."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, array in (("x", np.asarray(x, dtype=np.float32)), ("y", np.asarray(y, dtype=np.int64))):
+    arrays = [("x", np.asarray(x, dtype=np.float32)), ("y", np.asarray(y, dtype=np.int64))]
+    arrays += [] if side is None else [("side", np.asarray(side, dtype=np.float32))]
+    for name, array in arrays:
         path = folder / f"{name}.npy"
         try:
             kept = np.load(path, mmap_mode="r")
@@ -141,17 +143,17 @@ def write_store(folder: Path, x: np.ndarray, y: np.ndarray) -> Path:
 class _Store(Dataset):
     """Batches gathered from the memory-mapped store; each worker maps the files on first use."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.x: np.ndarray | None = None
+    def __init__(self, folder: Path, names: tuple[str, ...]) -> None:
+        self.folder, self.names = folder, names
+        self.inputs: list[np.ndarray] = []
         self.y: np.ndarray | None = None
 
     def __getitem__(self, idx: torch.Tensor) -> Batch:
-        if self.x is None:
-            self.x = np.load(self.folder / "x.npy", mmap_mode="r")
+        if self.y is None:
+            self.inputs = [np.load(self.folder / f"{name}.npy", mmap_mode="r") for name in self.names]
             self.y = np.load(self.folder / "y.npy", mmap_mode="r")
         rows = idx.numpy()
-        return torch.from_numpy(self.x[rows]), torch.from_numpy(self.y[rows])
+        return tuple(torch.from_numpy(a[rows]) for a in self.inputs), torch.from_numpy(self.y[rows])
 
 
 class _EpochSampler(Sampler):
@@ -179,14 +181,21 @@ class StreamBatches:
     kind = "stream"
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, device: torch.device, folder: Path | None = None, workers: int = 0
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        device: torch.device,
+        folder: Path | None = None,
+        workers: int = 0,
+        side: np.ndarray | None = None,
     ) -> None:
         self.device, self.workers = device, workers
         self._temporary = folder is None
-        self.folder = write_store(Path(tempfile.mkdtemp(prefix="sigattn-stream-")) if folder is None else folder, x, y)
+        folder = Path(tempfile.mkdtemp(prefix="sigattn-stream-")) if folder is None else folder
+        self.folder = write_store(folder, x, y, side)
         self._sampler = _EpochSampler()
         self._loader: DataLoader | None = DataLoader(
-            _Store(self.folder),
+            _Store(self.folder, ("x",) if side is None else ("x", "side")),
             batch_size=None,  # the sampler yields whole index batches
             sampler=self._sampler,
             num_workers=workers,
@@ -198,8 +207,9 @@ class StreamBatches:
 
     def __call__(self, batches: list[torch.Tensor]) -> Iterator[Batch]:
         self._sampler.batches = batches
-        for xb, yb in self._loader:
-            yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
+        for inputs, yb in self._loader:
+            moved = tuple(a.to(self.device, non_blocking=True) for a in inputs)
+            yield moved, yb.to(self.device, non_blocking=True)
 
     def close(self) -> None:
         """Stop the workers and remove a temporary store."""
@@ -216,14 +226,15 @@ def batch_source(
     *,
     store: Path | None = None,
     workers: int | None = None,
+    side: np.ndarray | None = None,
 ) -> tuple[DeviceBatches | StreamBatches, str]:
     """The batch source `requested` ("auto", "device" or "stream") resolves to, and why.
 
     `store` is where the stream path keeps its files (None: a temporary folder); `workers`
     None means `default_workers()`.
     """
-    nbytes = int(x.nbytes) + 8 * len(y)
+    nbytes = int(x.nbytes) + 8 * len(y) + (0 if side is None else int(side.nbytes))
     kind, why = choose_path(requested, nbytes, device)
     if kind == "device":
-        return DeviceBatches(x, y, device), why
-    return StreamBatches(x, y, device, store, default_workers() if workers is None else workers), why
+        return DeviceBatches(x, y, device, side), why
+    return StreamBatches(x, y, device, store, default_workers() if workers is None else workers, side), why

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -16,30 +15,27 @@ from sigattn.data.side import RR_FEATURES
 from sigattn.data.transforms import Pipeline
 from sigattn.data.types import SPLITS
 from sigattn.evaluate.metrics import AAMI_CLASSES
+from sigattn.models.meta import BeatGeometry, ModelMeta
 
 
-def bundle_meta(cfg: RunConfig, prepared: Prepared) -> dict[str, Any]:
+def bundle_meta(cfg: RunConfig, prepared: Prepared) -> ModelMeta:
     """Everything predict needs to rebuild the model and preprocess new signals, and nothing else."""
-    model = cfg.to_dict()["model"]
-    if cfg.data.rr_features:  # the packed side channel (sigattn.data.side) carries the RR features
-        model["options"] = {**model["options"], "side_features": len(RR_FEATURES)}
-    meta: dict[str, Any] = {
-        "format": 1,
-        "sigattn_version": __version__,
-        "dataset": cfg.data.dataset,
-        "model": model,
-        "in_channels": int(prepared.splits["train"].x.shape[1]),
-        "classes": list(prepared.classes),
-        "fs": float(prepared.fs),
-        "window": {"length": int(prepared.window_length), "stride": cfg.data.window.stride},
-        "transforms": Pipeline(cfg.data.transforms).to_config(),
-        "ecg": set(prepared.classes) <= AAMI_CLASSES,
-        "config": cfg.to_dict(),  # the whole run config, so eval and resume need nothing else
-    }
-    if cfg.data.dataset == "mitdb":  # beats are cut around R peaks, not slid
-        meta["window"]["stride"] = None
-        meta["beat"] = {"lead": cfg.data.lead, "before": cfg.data.beat_before, "after": cfg.data.beat_after}
-    return meta
+    beats = cfg.data.dataset == "mitdb"  # beats are cut around R peaks, not slid
+    return ModelMeta(
+        model=cfg.to_dict()["model"],
+        in_channels=int(prepared.splits["train"].x.shape[1]),
+        classes=tuple(prepared.classes),
+        fs=float(prepared.fs),
+        window_length=int(prepared.window_length),
+        window_stride=None if beats else cfg.data.window.stride,
+        transforms=tuple(Pipeline(cfg.data.transforms).to_config()),
+        dataset=cfg.data.dataset,
+        ecg=set(prepared.classes) <= AAMI_CLASSES,
+        side_features=RR_FEATURES if cfg.data.rr_features else (),
+        beat=BeatGeometry(cfg.data.lead, cfg.data.beat_before, cfg.data.beat_after) if beats else None,
+        config=cfg.to_dict(),  # the whole run config, so eval and resume need nothing else
+        sigattn_version=__version__,
+    )
 
 
 def dataset_digest(prepared: Prepared) -> str:
@@ -50,6 +46,8 @@ def dataset_digest(prepared: Prepared) -> str:
         h.update(name.encode())
         h.update(np.ascontiguousarray(w.x, dtype=np.float32).tobytes())
         h.update(np.ascontiguousarray(w.y, dtype=np.int64).tobytes())
+        if w.side is not None:
+            h.update(np.ascontiguousarray(w.side, dtype=np.float32).tobytes())
     return h.hexdigest()[:16]
 
 

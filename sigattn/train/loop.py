@@ -27,18 +27,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from sigattn.config import RunConfig, TrainConfig, run_name
+from sigattn.config import RunConfig, run_name
 from sigattn.data.prepare import Prepared
 from sigattn.data.types import SPLITS
 from sigattn.device import autocast, resolve_precision, seed_everything, select_device
 from sigattn.errors import SigattnError
 from sigattn.evaluate.metrics import flat_metrics
 from sigattn.evaluate.predict import evaluate
+from sigattn.models.checkpoint import model_for, save_checkpoint
 from sigattn.train import distributed
 from sigattn.train.batching import batch_source, default_workers, epoch_batches
 from sigattn.train.bundle import bundle_meta, dataset_digest, git_commit
-from sigattn.train.checkpoint import build_model, rng_state, save_checkpoint, set_rng_state
 from sigattn.train.optim import class_weights, make_optimizer, make_scheduler
+from sigattn.train.resume import check_resume, rng_state, set_rng_state
 from sigattn.train.tracker import NullTracker, Tracker
 
 
@@ -73,19 +74,6 @@ def _progress(show: bool) -> Progress:
     return Progress(*columns, TextColumn("{task.fields[info]}"), console=Console(stderr=True), disable=not show)
 
 
-def _check_resume(resume: dict[str, Any], meta: dict[str, Any], t: TrainConfig) -> None:
-    where = resume.get("path", "the resume checkpoint")
-    for key in ("model", "classes", "in_channels", "window", "transforms"):
-        if resume["meta"].get(key) != meta[key]:
-            raise SigattnError(
-                f"cannot resume from {where}: its {key} {resume['meta'].get(key)!r} differs from {meta[key]!r}"
-            )
-    if t.schedule == "onecycle" and resume.get("train_epochs") != t.epochs:
-        raise SigattnError(
-            f"cannot resume from {where} with schedule onecycle: train.epochs must stay {resume.get('train_epochs')}"
-        )
-
-
 def _improved(value: float, best: float | None, monitor: str) -> bool:
     return best is None or (value < best if monitor == "val_loss" else value > best)
 
@@ -99,9 +87,9 @@ class _Run:
         self.ranks = r = distributed.current()
         train_w, self.val_w, self.test_w = (prepared.splits[s] for s in SPLITS)
         self.meta = bundle_meta(cfg, prepared)
-        self.classes = self.meta["classes"]
+        self.classes = list(self.meta.classes)
         seed_everything(t.seed)
-        self.model = build_model(self.meta["model"], self.meta["in_channels"], len(self.classes)).to(device)
+        self.model = model_for(self.meta).to(device)
         step_model: nn.Module = self.model
         if r.active:  # the same initial weights everywhere, then each process its own dropout masks
             torch.manual_seed(t.seed + 7919 * r.rank)
@@ -111,7 +99,7 @@ class _Run:
         self.generator = torch.Generator().manual_seed(t.seed)  # the same batch order on every process
         store = prepared.cache_path.with_suffix(".train") if prepared.cache_path is not None else None
         self.batches, self.data_reason = batch_source(
-            t.data_path, train_w.x, train_w.y, device, store=store, workers=default_workers(r.world)
+            t.data_path, train_w.x, train_w.y, device, store=store, workers=default_workers(r.world), side=train_w.side
         )
         self.n_train, self.windows_per_s = len(train_w), 0.0
         counts = np.bincount(train_w.y, minlength=len(self.classes))
@@ -152,8 +140,8 @@ class _Run:
     def resolved(self) -> dict[str, Any]:
         """What the config leaves open, as resolved for this run."""
         return {"device": str(self.device), "precision": self.precision, "classes": self.classes,
-                "run_name": self.name, "in_channels": self.meta["in_channels"], "fs": self.meta["fs"],
-                "window_length": self.meta["window"]["length"], "steps_per_epoch": self.steps,
+                "run_name": self.name, "in_channels": self.meta.in_channels, "fs": self.meta.fs,
+                "window_length": self.meta.window_length, "steps_per_epoch": self.steps,
                 "n_params": sum(p.numel() for p in self.model.parameters()), "data_path": self.batches.kind,
                 "data_path_reason": self.data_reason, "data_workers": self.batches.workers,
                 "world_size": self.ranks.world}  # fmt: skip
@@ -179,10 +167,10 @@ class _Run:
         bar.reset(task, total=len(batches))
         self.step_model.train()
         total, seen, start = torch.zeros((), device=self.device), 0, time.perf_counter()
-        for xb, yb in self.batches(batches):
+        for inputs, yb in self.batches(batches):
             _check_stop(stop)
             with autocast(self.device, self.precision):
-                logits = self.step_model(xb)
+                logits = self.step_model(*inputs)
             loss = self.criterion(logits.float(), yb)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -276,7 +264,7 @@ def fit(
     run = _Run(cfg, prepared, tracker, device, precision)
     try:
         if resume is not None:
-            _check_resume(resume, run.meta, cfg.train)
+            check_resume(resume, run.meta, cfg.train)
             run.restore(resume)
         elif ranks.main:  # a resumed run has logged these already
             tracker.log_config({**cfg.to_dict(), "resolved": run.resolved()})

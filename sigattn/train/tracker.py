@@ -38,16 +38,19 @@ class Tracker(Protocol):
         """A local file (e.g. a checkpoint) as an artifact under `artifact_dir`.
 
         `fit` logs last.pt to "checkpoints" after every epoch and on interruption (so a run can be
-        resumed from the tracking store), and best.pt once at the end."""
+        resumed from the tracking store); `sigattn.experiments.run` logs best.pt once at the end."""
 
     def log_dataset(self, name: str, digest: str, summary: dict[str, Any], context: str) -> None:
         """The input dataset: its name, a content digest and its summary (`context`: training/testing)."""
 
-    def log_model(self, model: nn.Module, checkpoint: Path, input_example: np.ndarray) -> None:
+    def log_model(
+        self, model: nn.Module, checkpoint: Path, input_example: np.ndarray, side_example: np.ndarray | None = None
+    ) -> None:
         """The trained model, servable and loadable, with the checkpoint that rebuilds it.
 
-        `fit` passes the best model on CPU in eval mode, best.pt, and the first two test windows
-        (N, C, L) float32; `sigattn.train.checkpoint.model_from_checkpoint(best.pt)` rebuilds it."""
+        `sigattn.experiments.run` passes the best model on CPU in eval mode, best.pt, the first two
+        test windows (N, C, L) float32 and, for a model with side features, their side features
+        (N, F); `sigattn.models.checkpoint.model_from_checkpoint(best.pt)` rebuilds it."""
 
 
 class NullTracker:
@@ -76,5 +79,7 @@ class NullTracker:
     def log_dataset(self, name: str, digest: str, summary: dict[str, Any], context: str) -> None:
         pass
 
-    def log_model(self, model: nn.Module, checkpoint: Path, input_example: np.ndarray) -> None:
+    def log_model(
+        self, model: nn.Module, checkpoint: Path, input_example: np.ndarray, side_example: np.ndarray | None = None
+    ) -> None:
         pass

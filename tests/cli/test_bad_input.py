@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 
 from sigattn.cli import app
 from sigattn.errors import SigattnError
-from sigattn.train.checkpoint import load_checkpoint, save_checkpoint
+from sigattn.models.checkpoint import load_checkpoint, save_checkpoint
+from sigattn.models.meta import ModelMeta
 
 runner = CliRunner()
 ROOT = os.geteuid() == 0  # root ignores file modes: permission cases are simulated or skipped
@@ -398,6 +399,20 @@ CASES = [
         1,
         ["unknown config key config.trian", "allowed"],
     ),
+    (
+        "train-split-fractions-not-a-list",
+        nothing,
+        ["train", "--set", "data.split.fractions=5"],
+        1,
+        ["data.split.fractions must be three positive numbers (train, val, test); got 5"],
+    ),
+    (
+        "config-schema-out-in-missing-folder",
+        nothing,
+        ["config", "schema", "--out", "nodir/s.json"],
+        1,
+        ["nodir/s.json", "folder nodir does not exist", "expected an existing folder"],
+    ),
     ("eval-unknown-config-key", nothing, ["eval", "{ck}", "--set", "data.windw=3"], 1, ["unknown config key data."]),
     (
         "run-unknown-pipeline-key",
@@ -677,9 +692,13 @@ def test_disk_full_while_explaining_leaves_no_folder(work, ckpt, monkeypatch):
     assert sorted(p.name for p in work.iterdir()) == ["x.npy"], "no partial folder, no temporary folder"
 
 
+LINEAR_META = ModelMeta(model={"backbone": "cnn"}, in_channels=2, classes=("a", "b"), fs=1.0, window_length=8,
+                        window_stride=8, transforms=(), dataset="synthetic")  # fmt: skip
+
+
 def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     model = torch.nn.Linear(2, 2)
-    path = save_checkpoint(tmp_path / "last.pt", model=model, meta={"epoch": 1}, epoch=1)
+    path = save_checkpoint(tmp_path / "last.pt", model=model, meta=LINEAR_META, epoch=1)
     before = path.read_bytes()
 
     def full_save(obj, f, *args, **kwargs):
@@ -688,7 +707,7 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, mo
 
     monkeypatch.setattr(torch, "save", full_save)
     with pytest.raises(SigattnError, match=r"last\.pt: could not write \(No space left on device\); the previous"):
-        save_checkpoint(path, model=model, meta={"epoch": 2}, epoch=2)
+        save_checkpoint(path, model=model, meta=LINEAR_META, epoch=2)
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
     assert path.read_bytes() == before and load_checkpoint(path)["epoch"] == 1
 
@@ -696,7 +715,7 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, mo
 def test_checkpoint_folder_that_cannot_be_made_is_a_sigattn_error(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(SigattnError, match=r"cannot write in .*f/ck .*expected a writable folder"):
-        save_checkpoint(tmp_path / "f" / "ck" / "last.pt", model=torch.nn.Linear(1, 1), meta={})
+        save_checkpoint(tmp_path / "f" / "ck" / "last.pt", model=torch.nn.Linear(1, 1), meta=LINEAR_META)
 
 
 # ---- untrusted checkpoints ----------------------------------------------------------------------

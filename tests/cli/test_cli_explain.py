@@ -66,7 +66,10 @@ def test_scores_need_a_labelled_split(cbam_model, tmp_path):
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--stage", "9"], "--stage 9 has no temporal attention map"), (["--class", "XX"], "--class 'XX'")],
+    [
+        (["--stage", "9"], "--stage 9 has no attention gates; stages with gates: [0, 1, 2, 3]"),
+        (["--class", "XX"], "--class 'XX'"),
+    ],
 )
 def test_bad_selection_is_one_line(cbam_model, tmp_path, args, message):
     result = explain(cbam_model, *args, "--out", tmp_path / "out")
@@ -75,5 +78,50 @@ def test_bad_selection_is_one_line(cbam_model, tmp_path, args, message):
 
 
 def test_a_model_without_attention_has_nothing_to_explain(tiny_checkpoint, tmp_path):
-    result = explain(tiny_checkpoint("none"), "--out", tmp_path / "out")
-    assert result.exit_code == 1 and "no attention gates" in result.output
+    result = explain(tiny_checkpoint("none"), "--out", tmp_path / "runs" / "out")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: model synthetic-4c/none/seed0 has no attention gates (block none)")
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()  # not even the folder made for --out
+
+
+def signal_file(folder: Path) -> Path:
+    path = folder / "sig.npy"
+    np.save(path, np.random.default_rng(0).standard_normal(700).astype(np.float32))
+    return path
+
+
+@pytest.mark.parametrize("block", ["se", "eca"])
+def test_channel_only_blocks_draw_their_channel_gates(tiny_checkpoint, tmp_path, block):
+    result = explain(tiny_checkpoint(block), signal_file(tmp_path), "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    pngs = sorted((tmp_path / "out").glob("*.png"))
+    maps = json.loads((tmp_path / "out" / "maps.json").read_text())
+    assert len(pngs) == len(maps["windows"]) >= 1 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert f"wrote {len(pngs)} channel-gate plot(s) and maps.json to" in result.output
+    for entry in maps["windows"][0]["stages"].values():
+        assert len(entry["channel_gate"]) == 8 and entry["temporal_on_input"] is None
+
+
+@pytest.fixture
+def mixed_model(tiny_checkpoint) -> Path:
+    return tiny_checkpoint("[se,cbam,se,cbam]")
+
+
+def test_a_mixed_model_draws_both_kinds(mixed_model, tmp_path):
+    result = explain(mixed_model, signal_file(tmp_path), "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    n = len(json.loads((tmp_path / "out" / "maps.json").read_text())["windows"])
+    assert len(list((tmp_path / "out").glob("*_channels.png"))) == n >= 1
+    assert len(list((tmp_path / "out").glob("*.png"))) == 2 * n
+    assert f"wrote {n} overlay plot(s), {n} channel-gate plot(s) and maps.json to" in result.output
+
+
+@pytest.mark.parametrize(("stage", "kind"), [("0", "channel-gate"), ("1", "overlay")])
+def test_stage_picks_one_kind_of_plot(mixed_model, tmp_path, stage, kind):
+    result = explain(mixed_model, signal_file(tmp_path), "--stage", stage, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    n = len(list((tmp_path / "out").glob("*.png")))
+    assert n >= 1 and f"wrote {n} {kind} plot(s) and maps.json to" in result.output
+    maps = json.loads((tmp_path / "out" / "maps.json").read_text())
+    assert all(list(w["stages"]) == [f"stages.{stage}.attn"] for w in maps["windows"])

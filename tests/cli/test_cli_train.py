@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sigattn.cli import app
-from sigattn.train.checkpoint import model_from_checkpoint
+from sigattn.models.checkpoint import model_from_checkpoint
 
 runner = CliRunner()
 SMALL = {

@@ -13,6 +13,7 @@ from sigattn.config import (
     DataConfig,
     ModelConfig,
     RunConfig,
+    SplitConfig,
     TrackingConfig,
     TrainConfig,
     load_config,
@@ -189,3 +190,31 @@ def test_exponents_without_a_dot_are_numbers(tmp_path):
     assert (cfg.train.lr, cfg.train.weight_decay, cfg.model.dropout) == (3e-4, 1e-5, 0.1)
     with pytest.raises(SigattnError, match=r"train.lr must be a number in \(0, 10\]; got 'fast'"):
         load_config(None, ["train.lr=fast"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.split.fractions=5", "data.split.fractions must be three positive numbers (train, val, test); got 5"),
+        ("data.split.fractions=[.nan, 0.5, 0.5]", "data.split.fractions must be three positive numbers"),
+        ("data.loads=1", "data.loads must be a list of motor loads 0-3 (hp); got 1"),
+        ("data.split.groups={train: 1}", "data.split.groups must map train, val, test to lists of group names"),
+        ("data.transforms=[{name: x, 1: 2}]", "data.transforms must be a list of {name: ..., options} mappings"),
+        ("train={1: 2}", "unknown config key train.1; allowed: epochs, batch_size"),
+        ("data.window={1: 2}", "unknown config key data.window.1; allowed: length, stride"),
+    ],
+)
+def test_values_of_the_wrong_type_are_one_line_errors_that_start_with_the_key(override, message):
+    with pytest.raises(SigattnError) as info:
+        load_config(None, [override])
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_sections_built_directly_check_their_values_and_nested_mappings():
+    with pytest.raises(SigattnError, match=r"^data.split.fractions must be three positive numbers .*; got 5$"):
+        SplitConfig(fractions=5)
+    with pytest.raises(SigattnError, match=r"^data.loads must be a list of motor loads 0-3 \(hp\); got 1$"):
+        DataConfig(loads=1)
+    with pytest.raises(SigattnError, match=r"^data.window.length must be a positive integer; got 0$"):
+        RunConfig(data={"window": {"length": 0}})
+    assert RunConfig(model={"block": ["SE", "none"]}).model.block == ("se", "none")

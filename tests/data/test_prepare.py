@@ -58,9 +58,9 @@ def test_config_defaults_per_dataset_and_errors():
     mit = DataConfig(dataset="mitdb")
     assert mit.split.strategy == "inter-patient" and (mit.beat_before, mit.beat_after) == (90, 170)
     assert DataConfig(dataset="cwru").split.strategy == "segment"
-    assert DataConfig().window == WindowConfig(1024, 512)
+    assert DataConfig().window == WindowConfig(length=1024, stride=512)
     cfg = DataConfig.from_dict({"dataset": "cwru", "loads": [0, 1], "split": {"seed": 4}})
-    assert cfg.loads == (0, 1) and cfg.split == SplitConfig("segment", seed=4)
+    assert cfg.loads == (0, 1) and cfg.split == SplitConfig(strategy="segment", seed=4)
     assert DataConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(SigattnError, match=r"unknown config key data.windw; allowed: dataset, data_dir"):
         DataConfig.from_dict({"windw": {}})

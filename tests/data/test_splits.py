@@ -47,7 +47,7 @@ def windows(source: str, group: str, starts: list[int]) -> Windows:
 
 
 def test_clean_segment_split_passes_the_audit():
-    splits = make_splits(recordings(), SplitConfig("segment"), WINDOW, ("x", "y"))
+    splits = make_splits(recordings(), SplitConfig(strategy="segment"), WINDOW, ("x", "y"))
     result = audit(splits, "segment", WINDOW.length)
     assert result.ok and result.problems == [] and result.to_dict()["ok"] is True
     for w in splits.values():
@@ -72,7 +72,7 @@ def test_audit_catches_overlapping_windows_of_one_recording():
 
 
 def test_audit_catches_a_group_in_two_splits():
-    splits = make_splits(recordings(), SplitConfig("by-group"), WINDOW, ("x", "y"))
+    splits = make_splits(recordings(), SplitConfig(strategy="by-group"), WINDOW, ("x", "y"))
     assert audit(splits, "by-group", 64).ok
     leaked = dict(splits)
     # A different recording of a train group moved to test: no sample overlap, but the group crosses.
@@ -87,8 +87,8 @@ def test_audit_catches_a_group_in_two_splits():
 
 
 def test_by_group_keeps_groups_whole_and_is_seeded():
-    a = make_splits(recordings(), SplitConfig("by-group", seed=3), WINDOW, ("x", "y"))
-    b = make_splits(recordings(), SplitConfig("by-group", seed=3), WINDOW, ("x", "y"))
+    a = make_splits(recordings(), SplitConfig(strategy="by-group", seed=3), WINDOW, ("x", "y"))
+    b = make_splits(recordings(), SplitConfig(strategy="by-group", seed=3), WINDOW, ("x", "y"))
     for name in a:
         np.testing.assert_array_equal(a[name].sources, b[name].sources)
     seen = [set(w.groups.tolist()) for w in a.values()]
@@ -97,26 +97,26 @@ def test_by_group_keeps_groups_whole_and_is_seeded():
 
 def test_by_group_explicit_mapping():
     mapping = {"train": ["g0", "g1", "g2", "g3"], "val": ["g4"], "test": ["g5"]}
-    s = make_splits(recordings(), SplitConfig("by-group", groups=mapping), WINDOW, ("x", "y"))
+    s = make_splits(recordings(), SplitConfig(strategy="by-group", groups=mapping), WINDOW, ("x", "y"))
     assert set(s["test"].groups.tolist()) == {"g5"}
     with pytest.raises(SigattnError, match="does not place group"):
-        make_splits(recordings(), SplitConfig("by-group", groups={"train": ["g0"]}), WINDOW, ("x", "y"))
+        make_splits(recordings(), SplitConfig(strategy="by-group", groups={"train": ["g0"]}), WINDOW, ("x", "y"))
     with pytest.raises(SigattnError, match="in both"):
         bad = {"train": ["g0", "g1", "g2", "g3", "g4"], "val": ["g4"], "test": ["g5"]}
-        make_splits(recordings(), SplitConfig("by-group", groups=bad), WINDOW, ("x", "y"))
+        make_splits(recordings(), SplitConfig(strategy="by-group", groups=bad), WINDOW, ("x", "y"))
 
 
 def test_random_needs_the_flag_and_warns():
     with pytest.raises(SigattnError, match="allow_random"):
-        make_splits(recordings(), SplitConfig("random"), WINDOW, ("x", "y"))
+        make_splits(recordings(), SplitConfig(strategy="random"), WINDOW, ("x", "y"))
     with pytest.warns(UserWarning, match="leak"):
-        s = make_splits(recordings(), SplitConfig("random", allow_random=True), WINDOW, ("x", "y"))
+        s = make_splits(recordings(), SplitConfig(strategy="random", allow_random=True), WINDOW, ("x", "y"))
     assert not audit(s, "random", 64).ok  # overlapping windows do leak
 
 
 def test_segment_too_short_recording_says_how_long_it_must_be():
     with pytest.raises(SigattnError, match=r"g0-r0: 300 samples is too short .* at least"):
-        make_splits(recordings(samples=300), SplitConfig("segment"), WINDOW, ("x", "y"))
+        make_splits(recordings(samples=300), SplitConfig(strategy="segment"), WINDOW, ("x", "y"))
 
 
 def test_inter_patient_record_lists_and_assignment():
@@ -142,7 +142,7 @@ def test_inter_patient_audit_checks_the_record_lists():
 
 def test_segment_groups_cut_some_groups_and_keep_the_others_whole():
     mapping = {"train": ["g1", "g2", "g3"], "val": ["g4"], "test": ["g5"]}
-    cfg = SplitConfig("by-group", groups=mapping, segment_groups=["g0"])
+    cfg = SplitConfig(strategy="by-group", groups=mapping, segment_groups=["g0"])
     s = make_splits(recordings(), cfg, WINDOW, ("x", "y"))
     for name, whole in (("train", {"g1", "g2", "g3"}), ("val", {"g4"}), ("test", {"g5"})):
         assert set(s[name].groups.tolist()) == whole | {"g0"}  # g0's segments are in every split
@@ -156,8 +156,8 @@ def test_segment_groups_cut_some_groups_and_keep_the_others_whole():
 
 def test_segment_groups_are_validated():
     with pytest.raises(SigattnError, match="needs split.strategy 'by-group'"):
-        SplitConfig("segment", segment_groups=["g0"])
+        SplitConfig(strategy="segment", segment_groups=["g0"])
     with pytest.raises(SigattnError, match="also places whole"):
-        SplitConfig("by-group", groups={"train": ["g0"]}, segment_groups=["g0"])
+        SplitConfig(strategy="by-group", groups={"train": ["g0"]}, segment_groups=["g0"])
     with pytest.raises(SigattnError, match="does not have"):
-        make_splits(recordings(), SplitConfig("by-group", segment_groups=["nope"]), WINDOW, ("x", "y"))
+        make_splits(recordings(), SplitConfig(strategy="by-group", segment_groups=["nope"]), WINDOW, ("x", "y"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,47 @@ def test_jobs_two_runs_cells_in_worker_processes(workdir: Path):
     assert {c.info.status for c in children} == {"FINISHED"}
     rows = list(csv.DictReader((workdir / "summ/summary.csv").open()))
     assert len(rows) == 1 and rows[0]["cell"] == "base" and rows[0]["runs"] == "2"
+
+
+# In each worker process: wait until every worker is about to log its dataset, then let all go.
+LOG_DATASET_TOGETHER = """
+import os, time
+from pathlib import Path
+from sigattn.tracking.tracker import MlflowTracker
+
+_log_dataset = MlflowTracker.log_dataset
+
+def _together(self, *args, **kwargs):
+    folder, n = Path(os.environ["BARRIER_DIR"]), int(os.environ["BARRIER_N"])
+    (folder / f"ready-{os.getpid()}").touch()
+    deadline = time.monotonic() + 120
+    while len(list(folder.iterdir())) < n and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return _log_dataset(self, *args, **kwargs)
+
+MlflowTracker.log_dataset = _together
+"""
+
+
+def test_jobs_four_cells_logging_their_dataset_together_all_finish(workdir: Path, monkeypatch: pytest.MonkeyPatch):
+    hooks, barrier = workdir / "hooks", workdir / "barrier"
+    hooks.mkdir()
+    barrier.mkdir()
+    (hooks / "sitecustomize.py").write_text(LOG_DATASET_TOGETHER)  # runs first in each spawned worker
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hooks), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("BARRIER_DIR", str(barrier))
+    monkeypatch.setenv("BARRIER_N", "4")
+    spec = {"name": "par4", "base": "base.yaml", "grid": {"train.seed": [0, 1, 2, 3]}, "set": ["model.block=none"]}
+    write(workdir / "par4.yaml", spec)
+    result = runner.invoke(app, ["run", "par4.yaml", "--jobs", "4", "--out", "summ"])
+    assert result.exit_code == 0 and "FAILED" not in result.output, result.output
+    assert len(list(barrier.iterdir())) == 4, "every worker met at the barrier"
+    children = [r for r in runs_of() if r.data.tags.get("sigattn.kind") == "pipeline-cell"]
+    assert len(children) == 4 and {c.info.status for c in children} == {"FINISHED"}
+    digests = [d.dataset.digest for c in children for d in c.inputs.dataset_inputs]
+    assert len(digests) == 4 and len(set(digests)) == 1, "every cell records the one dataset"
+    rows = list(csv.DictReader((workdir / "summ/summary.csv").open()))
+    assert rows[0]["runs"] == "4"
 
 
 def test_cli_errors_are_one_line(workdir: Path):

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from sigattn.train import batching
 from sigattn.config import load_config
 from sigattn.data.prepare import Prepared, prepare
 from sigattn.errors import SigattnError
+from sigattn.models.checkpoint import load_checkpoint
+from sigattn.train import batching
 from sigattn.train.batching import (
     DeviceBatches,
     StreamBatches,
@@ -20,7 +21,6 @@ from sigattn.train.batching import (
     epoch_batches,
     write_store,
 )
-from sigattn.train.checkpoint import load_checkpoint
 from sigattn.train.loop import fit
 from sigattn.train.tracker import NullTracker
 
@@ -74,7 +74,7 @@ def test_stream_and_device_sources_yield_the_same_batches(tmp_path, workers):
     for _ in range(2):  # a second epoch reuses the (persistent) workers
         pairs = list(zip(device(batches), stream(batches), strict=True))
         assert len(pairs) == len(batches)
-        for (xd, yd), (xs, ys) in pairs:
+        for ((xd,), yd), ((xs,), ys) in pairs:
             assert torch.equal(xd, xs) and torch.equal(yd, ys) and ys.dtype == torch.int64
     stream.close()
     assert (tmp_path / "store" / "x.npy").is_file(), "a named store is kept for the next run"

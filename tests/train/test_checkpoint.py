@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 import random
 from pathlib import Path
 
@@ -11,20 +12,15 @@ import pytest
 import torch
 
 from sigattn.errors import SigattnError
-from sigattn.train.checkpoint import (
-    build_model,
-    load_checkpoint,
-    model_from_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from sigattn.models.meta import ModelMeta
+from sigattn.models.checkpoint import build_model, load_checkpoint, model_from_checkpoint, save_checkpoint
+from sigattn.train.resume import rng_state, set_rng_state
 
 MODEL = {"backbone": "cnn", "block": ["se", "cbam", "eca", "none"], "widths": [8, 8, 16, 16], "dropout": 0.1,
          "options": {}}  # fmt: skip
-META = {"model": MODEL, "in_channels": 2, "classes": ["a", "b", "c"], "fs": 12000.0,
-        "window": {"length": 256, "stride": 128}, "transforms": [{"name": "normalize", "method": "zscore"}],
-        "dataset": "synthetic", "sigattn_version": "0.1.0"}  # fmt: skip
+META = ModelMeta(model=MODEL, in_channels=2, classes=("a", "b", "c"), fs=12000.0, window_length=256,
+                 window_stride=128, transforms=({"name": "normalize", "method": "zscore"},), dataset="synthetic",
+                 sigattn_version="0.1.0")  # fmt: skip
 
 
 def trained_model() -> torch.nn.Module:
@@ -78,7 +74,7 @@ def test_failed_write_leaves_no_temp_and_keeps_the_old_file(tmp_path, monkeypatc
 
 def test_meta_must_be_json(tmp_path):
     with pytest.raises(ValueError, match="JSON"):
-        save_checkpoint(tmp_path / "x.pt", model=trained_model(), meta={"fs": np.float32(1)})
+        save_checkpoint(tmp_path / "x.pt", model=trained_model(), meta=replace(META, config={"fs": np.float32(1)}))
     assert not list(tmp_path.iterdir())
 
 
@@ -136,7 +132,7 @@ def test_truncated_garbage_and_missing_files(tmp_path):
 
 
 def test_weights_that_do_not_fit_the_meta(tmp_path):
-    meta = {**META, "classes": ["a", "b", "c", "d"]}
+    meta = replace(META, classes=("a", "b", "c", "d"))
     path = save_checkpoint(tmp_path / "best.pt", model=trained_model(), meta=meta)
     with pytest.raises(SigattnError, match=rf"checkpoint {path} does not match its model config"):
         model_from_checkpoint(path)
@@ -155,3 +151,33 @@ def test_rng_state_round_trip_through_a_checkpoint(tmp_path):
     first = draw()
     set_rng_state(load_checkpoint(path)["rng"], generator)
     assert draw() == first
+
+
+def test_meta_format_is_checked_on_load(tmp_path):
+    path = save_checkpoint(tmp_path / "best.pt", model=trained_model(), meta=META)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["meta"]["format"] == 2 and isinstance(load_checkpoint(path)["meta"], ModelMeta)
+    for bad in (99, None):
+        ckpt["meta"]["format"] = bad
+        torch.save(ckpt, tmp_path / "other.pt")
+        with pytest.raises(SigattnError, match=rf"checkpoint {tmp_path / 'other.pt'} has metadata format {bad}"):
+            load_checkpoint(tmp_path / "other.pt")
+    del ckpt["meta"]["classes"]
+    ckpt["meta"]["format"] = 2
+    torch.save(ckpt, tmp_path / "partial.pt")
+    with pytest.raises(SigattnError, match="incomplete model metadata: missing or bad 'classes'"):
+        load_checkpoint(tmp_path / "partial.pt")
+
+
+def test_format_1_with_a_packed_side_channel_is_read_as_a_second_input(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(MODEL, 1, 3, side_features=2).eval()
+    old = {"format": 1, "model": {**MODEL, "options": {"side_features": 2}}, "in_channels": 2,
+           "classes": ["a", "b", "c"], "fs": 360.0, "window": {"length": 256, "stride": None}, "transforms": [],
+           "dataset": "mitdb", "beat": {"lead": "MLII", "before": 90, "after": 166}}  # fmt: skip
+    torch.save({"state_dict": model.state_dict(), "meta": old}, tmp_path / "old.pt")
+    restored, meta = model_from_checkpoint(tmp_path / "old.pt")
+    assert (meta.in_channels, len(meta.side_features), meta.window_stride, meta.beat.before) == (1, 2, None, 90)
+    assert "side_features" not in meta.model["options"]
+    x, side = torch.randn(4, 1, 256), torch.randn(4, 2)
+    assert torch.equal(restored(x, side), model(x, side))

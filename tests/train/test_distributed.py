@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from mlflow.tracking import MlflowClient
 
+from sigattn.models.checkpoint import load_checkpoint
 from sigattn.train import distributed
-from sigattn.train.checkpoint import load_checkpoint
 from sigattn.train.distributed import Ranks
 
 TINY = [

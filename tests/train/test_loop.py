@@ -19,8 +19,8 @@ from sigattn.device import resolve_precision, select_device
 from sigattn.errors import SigattnError
 from sigattn.evaluate.predict import evaluate, predict_proba
 from sigattn.experiments.run import train_and_report
+from sigattn.models.checkpoint import load_checkpoint, model_from_checkpoint
 from sigattn.train.batching import epoch_batches
-from sigattn.train.checkpoint import load_checkpoint, model_from_checkpoint
 from sigattn.train.optim import class_weights
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread, no OpenMP spin-waits
@@ -69,7 +69,9 @@ class RecordingTracker:
     def log_dataset(self, name: str, digest: str, summary: dict[str, Any], context: str) -> None:
         self.calls.append(("log_dataset", (name, digest, summary, context)))
 
-    def log_model(self, model: torch.nn.Module, checkpoint: Path, input_example: np.ndarray) -> None:
+    def log_model(
+        self, model: torch.nn.Module, checkpoint: Path, input_example: np.ndarray, side_example: object = None
+    ) -> None:
         self.calls.append(("log_model", (model, Path(checkpoint), input_example)))
 
 
@@ -131,10 +133,10 @@ def test_fit_reports_metrics_figures_model_and_checkpoints(tmp_path, prepared):
     restored, meta = model_from_checkpoint(result.best_checkpoint)
     metrics, probs = evaluate(restored, prepared.splits["test"])
     assert metrics["accuracy"] == result.test_metrics["accuracy"] and probs.shape == (len(prepared.splits["test"]), 4)
-    assert meta["classes"] == list(prepared.classes) and meta["window"] == {"length": 512, "stride": 256}
-    assert set(meta) == {"format", "sigattn_version", "dataset", "model", "in_channels", "classes", "fs", "window",
-                         "transforms", "ecg", "config"}  # fmt: skip
-    assert meta["config"] == {k: v for k, v in config_logged.items() if k != "resolved"}
+    assert meta.classes == tuple(prepared.classes) and (meta.window_length, meta.window_stride) == (512, 256)
+    assert meta.side_features == () and meta.beat is None and meta.in_channels == 1
+    assert meta.config == {k: v for k, v in config_logged.items() if k != "resolved"}
+    assert torch.load(result.best_checkpoint, weights_only=True)["meta"]["format"] == 2
     np.testing.assert_allclose(predict_proba(restored, prepared.splits["test"].x[:5]), probs[:5], rtol=1e-5)
     last = load_checkpoint(result.last_checkpoint)
     assert last["epoch"] == 1 and len(last["history"]) == 2 and {"optimizer", "scheduler", "rng"} <= set(last)

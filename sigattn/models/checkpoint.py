@@ -6,8 +6,8 @@ to a temporary file in the same folder and renamed into place, so a crash or Ctr
 a half-written file. It is read with `weights_only=True`: tensors and plain Python data only,
 so a file carrying a pickled object is refused instead of executed.
 
-`meta` (see `sigattn.training.bundle_meta`) holds everything needed to rebuild the model and
-preprocess new data: model config, in_channels, classes, fs, window, transforms, dataset, version.
+`meta` is a `ModelMeta` (sigattn.models.meta), stored as plain data with its format number and
+checked on load: everything needed to rebuild the model and preprocess new data.
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import random
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from sigattn.errors import SigattnError
 from sigattn.models import create_model
+from sigattn.models.meta import ModelMeta
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -34,9 +33,11 @@ def unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
-def build_model(model_cfg: dict[str, Any], in_channels: int, num_classes: int) -> nn.Module:
+def build_model(model_cfg: dict[str, Any], in_channels: int, num_classes: int, side_features: int = 0) -> nn.Module:
     """The backbone described by a model config dict (`ModelConfig` as a dict)."""
     options = dict(model_cfg.get("options") or {})
+    if side_features:
+        options["side_features"] = side_features
     block = model_cfg.get("block", "none")
     options["block"] = block if isinstance(block, str) else tuple(block)
     options["dropout"] = model_cfg.get("dropout", 0.2)
@@ -45,14 +46,20 @@ def build_model(model_cfg: dict[str, Any], in_channels: int, num_classes: int) -
     return create_model(model_cfg["backbone"], in_channels, num_classes, **options)
 
 
-def save_checkpoint(path: Path | str, *, model: nn.Module, meta: dict[str, Any], **state: Any) -> Path:
+def model_for(meta: ModelMeta) -> nn.Module:
+    """A freshly initialised network of the shape `meta` describes."""
+    return build_model(meta.model, meta.in_channels, len(meta.classes), len(meta.side_features))
+
+
+def save_checkpoint(path: Path | str, *, model: nn.Module, meta: ModelMeta, **state: Any) -> Path:
     """Write `{"state_dict", "meta", **state}` to `path` atomically; returns the path."""
     path = Path(path)
+    stored = meta.to_dict()
     try:
-        json.dumps(meta)
+        json.dumps(stored)
     except (TypeError, ValueError) as error:
         raise ValueError(f"checkpoint meta must be JSON-able: {error}") from None
-    payload = {"state_dict": unwrap(model).state_dict(), "meta": meta, **state}
+    payload = {"state_dict": unwrap(model).state_dict(), "meta": stored, **state}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -94,7 +101,7 @@ def _refusal_reason(error: Exception) -> str:
 
 
 def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by `save_checkpoint` (tensors mapped to `device`)."""
+    """Read a checkpoint written by `save_checkpoint` (tensors mapped to `device`); "meta" is a `ModelMeta`."""
     path = Path(path)
     if not path.is_file():
         raise SigattnError(f"checkpoint {path} not found; expected a .pt file written by sigattn")
@@ -117,18 +124,19 @@ def load_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dic
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict) or "meta" not in ckpt:
         raise SigattnError(f"checkpoint {path} is not a sigattn checkpoint; expected keys state_dict and meta")
     ckpt.setdefault("path", str(path))
+    ckpt["meta"] = ModelMeta.from_dict(ckpt["meta"], f"checkpoint {path}")
     return ckpt
 
 
 def model_from_checkpoint(
     checkpoint: Path | str | dict[str, Any], device: str | torch.device = "cpu"
-) -> tuple[nn.Module, dict[str, Any]]:
+) -> tuple[nn.Module, ModelMeta]:
     """Rebuild the model of a checkpoint (path or loaded dict) in eval mode; returns (model, meta)."""
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint, device)
     where = ckpt.get("path", "checkpoint")
-    meta = ckpt["meta"]
+    meta: ModelMeta = ckpt["meta"]
     try:
-        model = build_model(meta["model"], int(meta["in_channels"]), len(meta["classes"]))
+        model = model_for(meta)
     except (KeyError, TypeError) as error:
         raise SigattnError(f"checkpoint {where} has incomplete meta: missing {error}") from None
     try:
@@ -137,38 +145,3 @@ def model_from_checkpoint(
         first = str(error).strip().splitlines()[0]
         raise SigattnError(f"checkpoint {where} does not match its model config: {first}") from None
     return model.to(device).eval(), meta
-
-
-def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
-    """Python, numpy, torch (and CUDA) RNG states, plus `generator`'s, as tensors and plain data."""
-    version, mt, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": [version, list(mt), gauss],
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached": float(cached),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-    if generator is not None:
-        state["generator"] = generator.get_state()
-    return state
-
-
-def set_rng_state(state: dict[str, Any], generator: torch.Generator | None = None) -> None:
-    """Restore what `rng_state` captured."""
-    version, mt, gauss = state["python"]
-    random.setstate((version, tuple(mt), gauss))
-    n = state["numpy"]
-    keys = n["keys"].cpu().numpy().astype(np.uint32)
-    np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached"]))
-    torch.set_rng_state(state["torch"].cpu())
-    if state.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    if generator is not None and "generator" in state:
-        generator.set_state(state["generator"].cpu())

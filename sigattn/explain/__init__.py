@@ -1,0 +1,1 @@
+"""Where a model looks and whether it matters: gate capture, attention figures, interpretability scores."""
