@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from sigattn.errors import SigattnError
 
@@ -62,8 +64,38 @@ def staged_folder(out: Path, what: str) -> Iterator[Path]:
                     folder.rmdir()
 
 
+class TemporaryFileError(OSError):
+    """The temporary file beside an atomic write's target could not be created."""
+
+
+@contextmanager
+def atomic_file(path: Path | str) -> Iterator[BinaryIO]:
+    """A binary file that replaces `path` only when the block ends without error: never a half-written file.
+
+    The data goes to a temporary file in the same folder, is flushed to disk and renamed into place;
+    on any error (or Ctrl-C) the temporary file is removed and `path` is left as it was. The file
+    gets the mode a plain open() would give (0o666 less the umask). Raises TemporaryFileError when
+    the temporary file cannot be created, OSError when writing or renaming fails.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise TemporaryFileError(error.errno, error.strerror, str(tmp)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_atomically(path: Path, data: str | bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename: never a half-written file."""
+    """Write `data` to `path` with `atomic_file`; failures are one-line SigattnErrors naming `path`."""
     path = Path(path)
     if path.is_dir():
         raise SigattnError(f"{path}: is a folder; expected a file name")
@@ -71,21 +103,9 @@ def write_atomically(path: Path, data: str | bytes) -> None:
         found = "is a file" if path.parent.exists() else "does not exist"
         raise SigattnError(f"{path}: folder {path.parent} {found}; expected an existing folder")
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise SigattnError(f"{path}: cannot write there ({error.strerror}); expected a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_file(path) as f:
             f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would create it, not mkstemp's 0600
-        os.replace(tmp, path)
+    except TemporaryFileError as error:
+        raise SigattnError(f"{path}: cannot write there ({error.strerror}); expected a writable folder") from None
     except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
         raise SigattnError(f"{path}: could not write ({error.strerror or error}); nothing was written") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

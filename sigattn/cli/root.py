@@ -56,27 +56,26 @@ _OS_HINTS = {
 }
 
 
-def _one_line(error: Exception) -> str:
-    """`<file>: <what>; <expected>` for an OSError, the message of a SigattnError, else type and message."""
+def _one_line(error: SigattnError | OSError) -> str:
+    """The message of a SigattnError, or `<file>: <what>; <expected>` for an OSError."""
     if isinstance(error, SigattnError):
         text = str(error)
-    elif isinstance(error, OSError):
+    else:
         what = error.strerror or str(error) or type(error).__name__
         hint = _OS_HINTS.get(error.errno or 0)
         text = f"{error.filename}: {what}" if error.filename else what
         text += f"; {hint}" if hint else ""
-    else:
-        text = f"{type(error).__name__}: {error} (run with --debug for the traceback)"
     return " ".join(text.split())
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a SigattnError, an OSError (disk full, permissions) or a ValueError from the libraries into
-    one red line on stderr and exit code 1; with --debug, let it raise with its traceback."""
+    """Turn a SigattnError (bad input, named) or an OSError (disk full, permissions) into one red line
+    on stderr and exit code 1; with --debug, let it raise with its traceback. Anything else is a bug
+    and keeps its traceback."""
     try:
         yield
-    except (OSError, ValueError) as error:
+    except (SigattnError, OSError) as error:
         if STATE["debug"]:
             raise
         typer.secho(f"Error: {_one_line(error)}", err=True, fg=typer.colors.RED)

@@ -28,7 +28,7 @@ def run_pipeline_command(
 ) -> None:
     """Train every cell of a pipeline as child runs of one MLflow run, skipping cells finished earlier."""
     from sigattn.config import parse_override
-    from sigattn.experiments.pipeline import load_pipeline, run_pipeline
+    from sigattn.experiments.pipeline import PipelineInterrupted, cell_states, load_pipeline, run_pipeline
 
     def show(kind: str, value) -> None:
         if kind == "parent":
@@ -37,6 +37,8 @@ def run_pipeline_command(
             typer.echo(f"{value.cell.title}: skipped (finished earlier)")
         elif value.status == "failed":
             typer.secho(f"{value.cell.title}: FAILED: {value.error}", err=True, fg=typer.colors.RED)
+        elif value.status == "killed":
+            typer.secho(f"{value.cell.title}: KILLED (interrupted)", err=True)
         else:
             m = value.metrics
             typer.echo(
@@ -48,9 +50,11 @@ def run_pipeline_command(
         only = dict(parse_override(g, "--grid") for g in grid or [])
         if dry_run:
             spec = load_pipeline(pipeline, overrides=set_ or [], tracking_uri=tracking_uri, only=only)
+            states = cell_states(spec)
             for i, cell in enumerate(spec.cells, 1):
-                typer.echo(f"{i:3d}  {cell.key}")
-            typer.echo(f"{len(spec.cells)} cells in pipeline {spec.name}; nothing was run (--dry-run)")
+                typer.echo(f"{i:3d}  {states[cell.key]:<8}  {cell.key}")
+            counts = ", ".join(f"{sum(v == s for v in states.values())} {s}" for s in ("finished", "changed", "new"))
+            typer.echo(f"{len(spec.cells)} cells in pipeline {spec.name} ({counts}); nothing was run (--dry-run)")
             return
         if out is not None:
             from sigattn.outputs import check_writable_folder
@@ -68,7 +72,10 @@ def run_pipeline_command(
                     only=only,
                     on_event=show,
                 )
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stop:
+                if isinstance(stop, PipelineInterrupted):
+                    typer.echo(stop.result.markdown, nl=False)
+                    typer.echo(f"wrote summary.md and summary.csv of the finished cells to {stop.result.out_dir}")
                 typer.secho("interrupted: rerun the same command to continue with the unfinished cells", err=True)
                 raise typer.Exit(code=130) from None
         typer.echo(result.markdown, nl=False)

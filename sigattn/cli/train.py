@@ -145,7 +145,7 @@ def evaluate_model(
         if list(prepared.classes) != list(meta.classes):
             expected = list(meta.classes)
             raise SigattnError(f"the data has classes {list(prepared.classes)}; the model predicts {expected}")
-        metrics, _ = evaluate(net, prepared.splits[split])
+        metrics, _ = evaluate(net, prepared.splits[split], ecg=cfg.data.ecg)
         if log:
             _log_evaluation(cfg, metrics, split, prepared, source_run)
     if as_json:

@@ -33,6 +33,7 @@ SplitName = Literal["train", "val", "test"]
 DATASETS: tuple[str, ...] = get_args(Dataset)
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 SPLIT_NAMES: tuple[str, ...] = get_args(SplitName)
+ECG_DATASETS = frozenset({"mitdb"})  # beats with AAMI labels: scored with per-class Se and +P
 
 
 class WindowConfig(Section):
@@ -197,6 +198,11 @@ class DataConfig(Section):
     split: SplitConfig | None = None
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     cache: Flag = True
+
+    @property
+    def ecg(self) -> bool:
+        """Whether the dataset holds ECG beats, scored with per-class sensitivity and +P (AAMI)."""
+        return self.dataset in ECG_DATASETS
 
     @classmethod
     def _complete(cls, values: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from sigattn.data.transforms import Pipeline
 from sigattn.data.types import SPLITS, Recording, Windows
 from sigattn.data.windows import with_x
 from sigattn.errors import SigattnError
+from sigattn.outputs import atomic_file
 
 CACHE_ENV = "SIGATTN_CACHE_DIR"
 CACHE_FORMAT = 3
@@ -187,14 +187,8 @@ def _save(path: Path, splits: dict[str, Windows], length: int) -> None:
     meta = {"classes": list(first.classes), "fs": first.fs, "window_length": length, "format": CACHE_FORMAT}
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        np.savez(f, **arrays)
 
 
 def _load(path: Path) -> tuple[dict[str, Windows], int]:

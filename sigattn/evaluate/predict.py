@@ -12,7 +12,7 @@ from torch import nn
 from sigattn.data.types import Windows
 from sigattn.device import autocast
 from sigattn.errors import SigattnError
-from sigattn.evaluate.metrics import AAMI_CLASSES, classification_metrics
+from sigattn.evaluate.metrics import classification_metrics
 
 
 def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -60,16 +60,15 @@ def evaluate(
     batch_size: int = 1024,
     device: torch.device | str | None = None,
     precision: str = "fp32",
-    ecg: bool | None = None,
+    ecg: bool = False,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """(classification metrics plus mean cross-entropy `loss`, probabilities (N, K)).
 
-    `ecg` None means: AAMI metrics when every class is an AAMI beat class (N, S, V, F, Q).
+    `ecg` adds per-class sensitivity and positive predictivity (ECG beat datasets: `DataConfig.ecg`).
     """
     if len(windows) == 0:
         raise SigattnError("evaluate needs at least one window; the split is empty")
     logits = _logits(model, windows.x, windows.side, batch_size, _device_of(model, device), precision)
     loss = F.cross_entropy(logits, torch.from_numpy(windows.y.astype(np.int64))).item()
-    ecg = set(windows.classes) <= AAMI_CLASSES if ecg is None else ecg
     metrics = classification_metrics(windows.y, logits.argmax(-1).numpy(), windows.classes, ecg=ecg)
     return {"loss": loss, **metrics}, logits.softmax(-1).numpy()

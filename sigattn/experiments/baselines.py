@@ -22,7 +22,7 @@ from sigattn.data.types import Windows
 from sigattn.data.windows import take
 from sigattn.errors import SigattnError
 from sigattn.evaluate.figures import confusion_figure
-from sigattn.evaluate.metrics import AAMI_CLASSES, classification_metrics, flat_metrics
+from sigattn.evaluate.metrics import classification_metrics, flat_metrics
 from sigattn.train.tracker import NullTracker, Tracker
 
 BASELINES: tuple[str, ...] = ("wdcnn", "minirocket")
@@ -82,8 +82,8 @@ def _features(transform: Any, x: np.ndarray, side: np.ndarray | None) -> np.ndar
     return out if side is None else np.hstack([out, side.astype(np.float32)])
 
 
-def _metrics(w: Windows, predicted: np.ndarray) -> dict[str, Any]:
-    return classification_metrics(w.y, predicted, w.classes, ecg=set(w.classes) <= AAMI_CLASSES)
+def _metrics(w: Windows, predicted: np.ndarray, ecg: bool) -> dict[str, Any]:
+    return classification_metrics(w.y, predicted, w.classes, ecg=ecg)
 
 
 def fit_minirocket(
@@ -108,12 +108,13 @@ def fit_minirocket(
     history = []
     for step, alpha in enumerate(ALPHAS):
         scores = ridge.scores(val_features, ridge.coef(alpha))
-        metrics = _metrics(val, scores.argmax(1))
+        metrics = _metrics(val, scores.argmax(1), cfg.data.ecg)
         history.append((metrics["accuracy"] if monitor == "loss" else metrics[monitor], alpha))
         tracker.log_metrics({**flat_metrics("val", metrics), "alpha": alpha}, step=step)
     best_value, alpha = max(history, key=lambda h: (h[0], h[1]))  # ties: the stronger penalty
     coef = ridge.coef(alpha)
-    test_metrics = _metrics(test, ridge.scores(_features(transform, test.x, test.side), coef).argmax(1))
+    test_scores = ridge.scores(_features(transform, test.x, test.side), coef)
+    test_metrics = _metrics(test, test_scores.argmax(1), cfg.data.ecg)
     one = take(test, np.arange(1))
     latency = min(_timed(lambda: ridge.scores(_features(transform, one.x, one.side), coef)) for _ in range(20))
     extra = {"params": float(coef.size), "latency_ms_cpu": latency * 1e3, "alpha": alpha, "best_val": best_value}

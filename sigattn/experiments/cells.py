@@ -10,6 +10,7 @@ same split and windows.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -18,12 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sigattn import __version__
 from sigattn.config import RunConfig, load_config, read_yaml
 from sigattn.errors import SigattnError
 
 CELL_TAG = "sigattn.cell"
 KIND_TAG = "sigattn.kind"
 BASELINE_TAG = "sigattn.baseline"
+DIGEST_TAG = "sigattn.cell_digest"
+# Where results go and how progress shows, not what a run computes: left out of a cell's digest.
+_NOT_COMPUTED = {"tracking": (), "train": ("quiet", "checkpoint_dir"), "data": ("cache", "data_dir")}
 SEED_KEY = "train.seed"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
@@ -54,6 +59,19 @@ class Cell:
     def key(self) -> str:
         """Stable identity across runs of the pipeline (the `sigattn.cell` tag): label + every override."""
         return _describe(self.overrides, self.label)
+
+    @property
+    def digest(self) -> str:
+        """What the cell computes (`sigattn.cell_digest` tag): SHA-256 of its fully resolved config,
+        less where results go (`_NOT_COMPUTED`), with the baseline and sigattn's version."""
+        config = self.config.to_dict()
+        for section, keys in _NOT_COMPUTED.items():
+            if not keys:
+                config.pop(section, None)
+            for key in keys:
+                config.get(section, {}).pop(key, None)
+        text = json.dumps({"config": config, "baseline": self.baseline, "version": __version__}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def baseline(self) -> str | None:

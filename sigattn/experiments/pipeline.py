@@ -1,30 +1,30 @@
 """Run a pipeline: every cell as a child MLflow run of one parent run, then the summary.
 
 `run_pipeline` opens one parent run, trains every cell (`sigattn.experiments.cells`) as a child
-run exactly like `sigattn train`, skips cells that finished in an earlier run of the same
-pipeline, and writes a summary over seeds (mean ± std) as Markdown and CSV. MLflow is reached
-only through `sigattn.tracking`.
+run exactly like `sigattn train`, skips a cell only when a finished run of the same pipeline has
+its digest (its fully resolved config), and writes a summary over seeds (mean ± std) of the runs
+of the current digests as Markdown and CSV. MLflow is reached only through `sigattn.tracking`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sigattn.config import load_config
 from sigattn.errors import SigattnError
-from sigattn.experiments.cells import BASELINE_TAG, CELL_TAG, KIND_TAG, Cell, load_pipeline
+from sigattn.experiments.cell_run import measure_costs, run_cell
+from sigattn.experiments.cells import CELL_TAG, DIGEST_TAG, KIND_TAG, Cell, Pipeline, load_pipeline
 from sigattn.experiments.summary import METRICS, PER_CLASS, summarize, to_csv, to_markdown
+from sigattn.experiments.workers import run_in_workers
 
 
 @dataclass(frozen=True)
 class CellOutcome:
-    """`status`: "finished", "skipped" (finished earlier) or "failed" (`error` says why)."""
+    """`status`: "finished", "skipped" (finished earlier with the same digest), "failed" (`error` says
+    why) or "killed" (stopped by Ctrl-C or SIGTERM)."""
 
     cell: Cell
     status: str
@@ -42,63 +42,74 @@ class PipelineResult:
     rows: list[dict[str, Any]]
     markdown: str
     out_dir: Path
+    interrupted: bool = False
 
     @property
     def failed(self) -> list[CellOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
 
 
-def run_cell(
-    config: dict[str, Any],
-    key: str,
-    label: str | None,
-    parent_run_id: str,
-    baseline: str | None,
-    threads: int,
-    progress: bool,
-) -> dict[str, Any]:
-    """Train one cell as a child run (also the worker of `jobs > 1`); returns a CellOutcome's fields."""
-    import torch
+class PipelineInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the pipeline; `result` holds the summary of what finished."""
 
+    def __init__(self, result: PipelineResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+def _finished_digests(settings: Any, parent_run_id: str | None) -> dict[str, set[str]]:
+    """Cell key -> digests of its FINISHED child runs under `parent_run_id`."""
     from sigattn import tracking
-    from sigattn.config import run_name
-    from sigattn.data.prepare import prepare
-    from sigattn.experiments.run import train_and_report
-    from sigattn.models.checkpoint import model_from_checkpoint
-    from sigattn.models.costs import count_parameters, median_seconds
 
-    if threads:
-        torch.set_num_threads(threads)
-    cfg = load_config(config)
-    tracker = None
-    try:
-        prepared = prepare(cfg.data)
-        model = "minirocket" if baseline == "minirocket" else None
-        name = run_name(cfg, len(prepared.classes), model=model) + (f"/{label}" if label else "")
-        tags = {CELL_TAG: key, KIND_TAG: "pipeline-cell", **({BASELINE_TAG: baseline} if baseline else {})}
-        with tracking.tracked_run(cfg.tracking, run_name=name, parent_run_id=parent_run_id, tags=tags) as tracker:
-            if baseline == "minirocket":
-                from sigattn.experiments.baselines import fit_minirocket
+    done: dict[str, set[str]] = {}
+    for child in tracking.child_runs(settings, parent_run_id) if parent_run_id else []:
+        if child["status"] == "FINISHED" and CELL_TAG in child["tags"]:
+            done.setdefault(child["tags"][CELL_TAG], set()).add(child["tags"].get(DIGEST_TAG, ""))
+    return done
 
-                tracker.log_config(cfg.to_dict())
-                tracker.set_tags({"dataset": cfg.data.dataset, "block": "-", "backbone": "minirocket"})
-                test = fit_minirocket(cfg, prepared, tracker)
-                costs = {k: float(test[k]) for k in ("params", "latency_ms_cpu")}
-            else:
-                result = train_and_report(cfg, prepared, tracker, progress=progress)
-                test = result.test_metrics
-                net, _ = model_from_checkpoint(result.best_checkpoint)
-                x = torch.zeros((1, *prepared.splits["test"].x.shape[1:]))
-                with torch.inference_mode():
-                    seconds = median_seconds(lambda: net(x), min_run_time=0.2)  # Timer: one thread
-                costs = {"params": float(count_parameters(net)), "latency_ms_cpu": seconds * 1e3}
-                tracker.log_metrics(costs, step=len(result.history))
-    except Exception as error:  # reported per cell; the pipeline goes on with the others
-        text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        message = text if isinstance(error, SigattnError) else f"{type(error).__name__}: {text}"
-        return {"status": "failed", "run_id": getattr(tracker, "run_id", None), "error": message}
-    metrics = {m: float(test[m]) for m in METRICS} | costs
-    return {"status": "finished", "run_id": tracker.run_id, "run_name": tracker.run_name, "metrics": metrics}
+
+def _state(cell: Cell, done: dict[str, set[str]]) -> str:
+    if cell.digest in done.get(cell.key, ()):
+        return "finished"
+    return "changed" if cell.key in done else "new"
+
+
+def cell_states(pipeline: Pipeline) -> dict[str, str]:
+    """Cell key -> "finished" (a finished run has its digest: a rerun skips it), "changed" (finished
+    runs exist, none with its current config) or "new". Creates no store that is not there yet."""
+    from sigattn import tracking
+
+    settings = pipeline.cells[0].config.tracking
+    uri = tracking.resolve_tracking_uri(settings.uri)
+    if uri == tracking.default_tracking_uri() and not Path("mlflow.db").is_file():
+        return {cell.key: "new" for cell in pipeline.cells}
+    previous = tracking.latest_tagged_run(settings, pipeline.name, KIND_TAG, "pipeline")
+    done = _finished_digests(settings, previous)
+    return {cell.key: _state(cell, done) for cell in pipeline.cells}
+
+
+def _job(cell: Cell, parent_run_id: str) -> tuple:
+    """The arguments of `run_cell` for `cell`: plain data, so a worker process can receive them."""
+    return cell.config.to_dict(), cell.key, cell.digest, cell.label, parent_run_id, cell.baseline
+
+
+def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list[dict[str, Any]]:
+    """Summary rows from the FINISHED child runs whose digest is the cell's current one (latest wins)."""
+    from sigattn import tracking
+
+    current = {cell.key: cell.digest for cell in pipeline.cells}
+    finished: dict[str, dict[str, float]] = {}
+    for child in tracking.child_runs(settings, parent_run_id):  # oldest first: the latest run wins
+        key, tags = child["tags"].get(CELL_TAG), child["tags"]
+        if child["status"] != "FINISHED" or key not in current or tags.get(DIGEST_TAG) != current[key]:
+            continue
+        m = child["metrics"]
+        finished[key] = {
+            **{k: m[f"test_{k}"] for k in METRICS if f"test_{k}" in m},
+            **{k: m[k] for k in ("params", "latency_ms_cpu") if k in m},
+            **{k[5:]: v for k, v in m.items() if k.startswith(tuple(f"test_{p}" for p in PER_CLASS))},
+        }
+    return summarize(pipeline.cells, finished)
 
 
 def run_pipeline(
@@ -112,11 +123,13 @@ def run_pipeline(
     only: Mapping[str, Sequence[Any]] | None = None,
     on_event: Callable[[str, Any], None] | None = None,
 ) -> PipelineResult:
-    """Run every cell of the pipeline not finished earlier, nested under one parent run.
+    """Run every cell whose config has no finished run yet, nested under one parent run.
 
-    `on_event(kind, value)` hears "parent" (the parent run id), then "cell" (a CellOutcome) as
-    each cell ends. Writes summary.md and summary.csv to `out_dir` (default results/<name>/)
-    and logs them to the parent run.
+    With `jobs` > 1 the CNN cells train in worker processes (`sigattn.experiments.workers`) and the
+    MiniRocket cells after them in this process. Then each new CNN's CPU cost is measured here, one
+    at a time. `on_event(kind, value)` hears "parent" (the parent run id), then "cell" (a CellOutcome)
+    as each cell ends. Writes summary.md and summary.csv to `out_dir` (default results/<name>/) and
+    logs them to the parent run, also after Ctrl-C or SIGTERM, which then raise PipelineInterrupted.
     """
     from sigattn import tracking
     from sigattn.outputs import write_atomically
@@ -132,39 +145,45 @@ def run_pipeline(
     tags = {KIND_TAG: "pipeline", "sigattn.pipeline_file": str(pipeline.path)}
     with tracking.tracked_run(settings, run_name=pipeline.name, resume_run_id=previous, tags=tags) as parent:
         notify("parent", parent.run_id)
-        done = {
-            c["tags"].get(CELL_TAG) for c in tracking.child_runs(settings, parent.run_id) if c["status"] == "FINISHED"
-        }
+        done = _finished_digests(settings, parent.run_id)
         todo = []
         for cell in pipeline.cells:
-            if cell.key in done:
+            if _state(cell, done) == "finished":
                 outcomes.append(CellOutcome(cell, "skipped"))
                 notify("cell", outcomes[-1])
             else:
                 todo.append(cell)
-        args = [(c.config.to_dict(), c.key, c.label, parent.run_id, c.baseline) for c in todo]
-        if jobs == 1 or len(todo) <= 1:
-            for cell, a in zip(todo, args, strict=True):
-                outcomes.append(CellOutcome(cell, **run_cell(*a, threads=0, progress=progress)))
-                notify("cell", outcomes[-1])
-        else:
-            threads = max(1, (os.cpu_count() or 1) // jobs)
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-                futures = {pool.submit(run_cell, *a, threads, False): cell for cell, a in zip(todo, args, strict=True)}
-                for future in as_completed(futures):
-                    outcomes.append(CellOutcome(futures[future], **future.result()))
-                    notify("cell", outcomes[-1])
-        finished: dict[str, dict[str, float]] = {}
-        for child in tracking.child_runs(settings, parent.run_id):  # oldest first: the latest run wins
-            if child["status"] == "FINISHED" and CELL_TAG in child["tags"]:
-                m = child["metrics"]
-                finished[child["tags"][CELL_TAG]] = {
-                    **{k: m[f"test_{k}"] for k in METRICS if f"test_{k}" in m},
-                    **{k: m[k] for k in ("params", "latency_ms_cpu") if k in m},
-                    **{k[5:]: v for k, v in m.items() if k.startswith(tuple(f"test_{p}" for p in PER_CLASS))},
-                }
-        rows = summarize(pipeline.cells, finished)
+        in_workers = [c for c in todo if jobs > 1 and c.baseline != "minirocket"]
+        here = [c for c in todo if c not in in_workers]
+        costs: dict[str, tuple[str, int]] = {}  # run id -> (best checkpoint, step) of new CNNs
+
+        def record(cell: Cell, result: dict[str, Any]) -> None:
+            checkpoint, step = result.pop("checkpoint", None), result.pop("step", 0)
+            if result.get("worker_died") and result.get("run_id"):
+                tracking.fail_run(settings, result["run_id"], result["error"])
+            result.pop("worker_died", None)
+            outcomes.append(CellOutcome(cell, **result))
+            if checkpoint is not None:
+                costs[result["run_id"]] = (checkpoint, step)
+            notify("cell", outcomes[-1])
+
+        interrupted = False
+        try:
+            if in_workers:
+                threads = max(1, (os.cpu_count() or 1) // jobs)
+                tasks = [_job(c, parent.run_id) for c in in_workers]
+                run_in_workers(
+                    run_cell, tasks, jobs=jobs, threads=threads, on_done=lambda i, r: record(in_workers[i], r)
+                )
+            for cell in here:
+                record(cell, run_cell(*_job(cell, parent.run_id), progress=progress))
+                if outcomes[-1].status == "killed":
+                    raise KeyboardInterrupt
+            for run_id, (checkpoint, step) in costs.items():
+                tracking.log_run_metrics(settings, run_id, measure_costs(checkpoint), step)
+        except KeyboardInterrupt:
+            interrupted = True
+        rows = _summary_rows(pipeline, settings, parent.run_id)
         markdown = to_markdown(pipeline.name, rows)
         out.mkdir(parents=True, exist_ok=True)
         write_atomically(out / "summary.md", markdown)
@@ -174,6 +193,9 @@ def run_pipeline(
         parent.log_dict({"rows": rows}, "summary/summary.json")
         failed = sum(o.status == "failed" for o in outcomes)
         parent.set_tags({"sigattn.cells": str(len(pipeline.cells)), "sigattn.failed_cells": str(failed)})
-    order = {c.key: i for i, c in enumerate(pipeline.cells)}
-    outcomes.sort(key=lambda o: order[o.cell.key])
-    return PipelineResult(pipeline.name, parent.run_id, outcomes, rows, markdown, out)
+        order = {c.key: i for i, c in enumerate(pipeline.cells)}
+        outcomes.sort(key=lambda o: order[o.cell.key])
+        result = PipelineResult(pipeline.name, parent.run_id, outcomes, rows, markdown, out, interrupted)
+        if interrupted:
+            raise PipelineInterrupted(result)  # the parent run ends KILLED
+    return result

@@ -31,7 +31,7 @@ def report_test(cfg: RunConfig, prepared: Prepared, result: FitResult, model: nn
     """Evaluate `model` (the best weights) on test and log metrics, report, figures, attention and scores."""
     test_w, step = prepared.splits["test"], max(result.last_epoch, 0)
     batch_size = max(256, cfg.train.batch_size)
-    test, probs = evaluate(model, test_w, batch_size=batch_size, precision=result.precision)
+    test, probs = evaluate(model, test_w, batch_size=batch_size, precision=result.precision, ecg=cfg.data.ecg)
     tracker.log_metrics(flat_metrics("test", test), step=step)
     report = {"run_name": result.run_name, "best_epoch": result.best_epoch, "monitor": result.monitor,
               "best_value": result.best_value, "checkpoint": result.best_checkpoint.name, **test}  # fmt: skip

@@ -13,9 +13,7 @@ checked on load: everything needed to rebuild the model and preprocess new data.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from torch import nn
 from sigattn.errors import SigattnError
 from sigattn.models import create_model
 from sigattn.models.meta import ModelMeta
+from sigattn.outputs import TemporaryFileError, atomic_file
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -62,24 +61,15 @@ def save_checkpoint(path: Path | str, *, model: nn.Module, meta: ModelMeta, **st
     payload = {"state_dict": unwrap(model).state_dict(), "meta": stored, **state}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise SigattnError(
-            f"checkpoint {path}: cannot write in {path.parent} ({error.strerror or error}); expected a writable folder"
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_file(path) as f:
             torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as error:  # disk full, quota, I/O error: the previous file stays as it was
-        Path(tmp).unlink(missing_ok=True)
+        why = error.strerror or error
+        if isinstance(error, TemporaryFileError) or not path.parent.is_dir():
+            where = f"checkpoint {path}: cannot write in {path.parent}"
+            raise SigattnError(f"{where} ({why}); expected a writable folder") from None
         kept = "; the previous checkpoint is unchanged" if path.is_file() else ""
-        raise SigattnError(f"checkpoint {path}: could not write ({error.strerror or error}){kept}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise SigattnError(f"checkpoint {path}: could not write ({why}){kept}") from None
     return path
 
 

@@ -8,7 +8,7 @@ from sigattn.tracking.lookup import (
     run_info,
     source_run_id,
 )
-from sigattn.tracking.runs import link_evaluation, tracked_run
+from sigattn.tracking.runs import fail_run, link_evaluation, log_run_metrics, tracked_run
 from sigattn.tracking.store import (
     CHECKPOINT_ARTIFACT,
     DEFAULT_EXPERIMENT,
@@ -29,9 +29,11 @@ __all__ = [
     "check_store",
     "child_runs",
     "default_tracking_uri",
+    "fail_run",
     "flatten_params",
     "latest_tagged_run",
     "link_evaluation",
+    "log_run_metrics",
     "resolve_checkpoint",
     "resolve_tracking_uri",
     "run_info",

@@ -38,14 +38,14 @@ def store_lock(uri: str, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         yield
         return
     lock_path = f"{path}.lock"
-    lock = _LOCKS.setdefault(lock_path, FileLock(lock_path))
+    lock = _LOCKS.get(lock_path) or _LOCKS.setdefault(lock_path, FileLock(lock_path))
     try:
         lock.acquire(timeout=timeout)
         held = True
     except Timeout:
         raise SigattnError(
-            f"tracking store {uri} is busy: another process has held {lock_path} for {timeout:.0f} s; "
-            "wait for it to finish, or delete the lock file if no sigattn or mlflow process is running"
+            f"tracking store {uri} is busy: another process has held {lock_path} for over {timeout:g} s; "
+            "wait for it to finish or stop it"
         ) from None
     except OSError:  # a read-only folder: no process of this user can create or change the store
         held = False

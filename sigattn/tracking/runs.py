@@ -1,16 +1,17 @@
-"""`tracked_run`: open one MLflow run, yield its tracker, and always end it.
+"""`tracked_run`: open one MLflow run, yield its tracker, and always end it; later changes to ended runs.
 
 The run ends FINISHED, FAILED (exception) or KILLED (KeyboardInterrupt); never RUNNING.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import mlflow
-from mlflow.entities import RunStatus
+from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
 
 from sigattn.errors import SigattnError
@@ -21,6 +22,7 @@ from sigattn.tracking.store import (
     first_line,
     get_run,
     global_tracking_uri,
+    open_experiment,
     open_store,
     resolve_tracking_uri,
 )
@@ -94,3 +96,17 @@ def _end_run(client: MlflowClient, run_id: str, status: str, *, quiet: bool) -> 
 def link_evaluation(tracker: MlflowTracker, source_run: str) -> None:
     """Mark an evaluation run with the training run it evaluates (SOURCE_RUN_TAG)."""
     tracker.set_tags({SOURCE_RUN_TAG: source_run})
+
+
+def fail_run(tracking: Any, run_id: str, reason: str) -> None:
+    """End `run_id` FAILED with `reason` as a tag: for a run whose process died before it could end it."""
+    client, _, _ = open_experiment(tracking)
+    client.set_tag(run_id, "sigattn.failure", reason[:5000])
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+
+def log_run_metrics(tracking: Any, run_id: str, metrics: dict[str, float], step: int) -> None:
+    """Add metrics to a run that has ended (e.g. costs measured after a pipeline's workers finished)."""
+    client, _, _ = open_experiment(tracking)
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, int(step)) for k, v in metrics.items()])

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from sigattn.outputs import atomic_file
+
 MEMORY_FRACTION = 0.5  # the rest is left for weights, activations, optimizer state and other processes
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]  # (model inputs: x, and side if any), labels
 
@@ -129,14 +131,8 @@ def write_store(folder: Path, x: np.ndarray, y: np.ndarray, side: np.ndarray | N
                 continue
         except (OSError, ValueError):
             pass
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".npy")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.ascontiguousarray(array))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as f:
+            np.save(f, np.ascontiguousarray(array))
     return folder
 
 

@@ -14,7 +14,6 @@ from sigattn.data.prepare import Prepared
 from sigattn.data.side import RR_FEATURES
 from sigattn.data.transforms import Pipeline
 from sigattn.data.types import SPLITS
-from sigattn.evaluate.metrics import AAMI_CLASSES
 from sigattn.models.meta import BeatGeometry, ModelMeta
 
 
@@ -30,7 +29,7 @@ def bundle_meta(cfg: RunConfig, prepared: Prepared) -> ModelMeta:
         window_stride=None if beats else cfg.data.window.stride,
         transforms=tuple(Pipeline(cfg.data.transforms).to_config()),
         dataset=cfg.data.dataset,
-        ecg=set(prepared.classes) <= AAMI_CLASSES,
+        ecg=cfg.data.ecg,
         side_features=RR_FEATURES if cfg.data.rr_features else (),
         beat=BeatGeometry(cfg.data.lead, cfg.data.beat_before, cfg.data.beat_after) if beats else None,
         config=cfg.to_dict(),  # the whole run config, so eval and resume need nothing else

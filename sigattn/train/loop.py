@@ -11,6 +11,7 @@ DistributedDataParallel; rank 0 alone validates, logs and writes checkpoints.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import threading
@@ -22,8 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -39,6 +39,7 @@ from sigattn.train import distributed
 from sigattn.train.batching import batch_source, default_workers, epoch_batches
 from sigattn.train.bundle import bundle_meta, dataset_digest, git_commit
 from sigattn.train.optim import class_weights, make_optimizer, make_scheduler
+from sigattn.train.progress import check_stop, progress_bars
 from sigattn.train.resume import check_resume, rng_state, set_rng_state
 from sigattn.train.tracker import NullTracker, Tracker
 
@@ -62,16 +63,6 @@ class FitResult:
     world_size: int = 1
     last_epoch: int = -1
     test_metrics: dict[str, Any] = field(default_factory=dict)
-
-
-def _check_stop(stop: threading.Event | None) -> None:
-    if stop is not None and stop.is_set():
-        raise KeyboardInterrupt
-
-
-def _progress(show: bool) -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, TextColumn("{task.fields[info]}"), console=Console(stderr=True), disable=not show)
 
 
 def _improved(value: float, best: float | None, monitor: str) -> bool:
@@ -115,6 +106,7 @@ class _Run:
         self.epoch, self.history, self.bad_epochs, self.stopped_early = -1, [], 0, False
         self.best: dict[str, Any] = {"metric": t.monitor, "value": None, "epoch": -1}
         self.best_weights: dict[str, torch.Tensor] | None = None
+        self.epoch_start: tuple[dict[str, Any] | None, torch.Tensor] | None = None  # set while an epoch runs
         self.name = cfg.tracking.run_name or run_name(cfg, len(self.classes))
         stamp = f"{datetime.now():%Y%m%d-%H%M%S-%f}-{re.sub(r'[^0-9A-Za-z.-]+', '-', self.name)}"
         folder = Path(t.checkpoint_dir).expanduser() / (tracker.run_id or stamp)
@@ -146,21 +138,28 @@ class _Run:
                 "data_path_reason": self.data_reason, "data_workers": self.batches.workers,
                 "world_size": self.ranks.world}  # fmt: skip
 
-    def save_last(self) -> None:
+    def save_last(self, *, interrupted: bool = False) -> None:
+        """Write last.pt. After an interruption the schedule and batch order are those of the
+        interrupted epoch's start, so resuming repeats that epoch whole (onecycle ends on its total)."""
         if not self.ranks.main:
             return
+        scheduler = self.scheduler.state_dict() if self.scheduler is not None else None
+        rng = rng_state(self.generator)
+        if interrupted and self.epoch_start is not None:
+            scheduler, rng["generator"] = self.epoch_start
         save_checkpoint(
             self.last_path, model=self.model, meta=self.meta, optimizer=self.optimizer.state_dict(),
-            scheduler=self.scheduler.state_dict() if self.scheduler is not None else None,
-            scaler=self.scaler.state_dict(), epoch=self.epoch, train_epochs=self.t.epochs, history=self.history,
-            best=self.best, bad_epochs=self.bad_epochs, stopped_early=self.stopped_early,
-            best_state_dict=self.best_weights, rng=rng_state(self.generator),
+            scheduler=scheduler, scaler=self.scaler.state_dict(), epoch=self.epoch, train_epochs=self.t.epochs,
+            history=self.history, best=self.best, bad_epochs=self.bad_epochs, stopped_early=self.stopped_early,
+            best_state_dict=self.best_weights, rng=rng,
         )  # fmt: skip
         self.tracker.log_file(self.last_path, "checkpoints")
 
     def train_epoch(self, stop: threading.Event | None, bar: Progress, task: Any) -> float:
         """One pass over shuffled (or class-balanced) batches; returns the mean training loss (all processes)."""
         r = self.ranks
+        schedule = copy.deepcopy(self.scheduler.state_dict()) if self.scheduler is not None else None
+        self.epoch_start = (schedule, self.generator.get_state())
         batches = epoch_batches(
             self.n_train, self.t.batch_size, self.generator, self.sample_weights, rank=r.rank, world=r.world
         )
@@ -168,7 +167,7 @@ class _Run:
         self.step_model.train()
         total, seen, start = torch.zeros((), device=self.device), 0, time.perf_counter()
         for inputs, yb in self.batches(batches):
-            _check_stop(stop)
+            check_stop(stop)
             with autocast(self.device, self.precision):
                 logits = self.step_model(*inputs)
             loss = self.criterion(logits.float(), yb)
@@ -187,7 +186,8 @@ class _Run:
 
     def _validate(self, epoch: int, train_loss: float, lr: float) -> float:
         """Rank 0: evaluate on val, log, keep the best weights and the record; returns the monitor."""
-        val, _ = evaluate(self.model, self.val_w, batch_size=max(256, self.t.batch_size), precision=self.precision)
+        batch_size, ecg = max(256, self.t.batch_size), self.meta.ecg
+        val, _ = evaluate(self.model, self.val_w, batch_size=batch_size, precision=self.precision, ecg=ecg)
         record = {"epoch": epoch, "train_loss": train_loss, **flat_metrics("val", val), "lr": lr}
         logged = {k: v for k, v in record.items() if k != "epoch"}
         self.tracker.log_metrics({**logged, "train_windows_per_s": self.windows_per_s}, step=epoch)
@@ -217,6 +217,7 @@ class _Run:
         elif self.t.schedule == "plateau":
             self.scheduler.step(value)
         self.epoch, self.stopped_early = epoch, bool(self.t.patience) and self.bad_epochs >= self.t.patience
+        self.epoch_start = None  # the epoch is complete: nothing to repeat
         self.save_last()
         return value
 
@@ -274,20 +275,20 @@ def fit(
             tags |= {"split": cfg.data.split.strategy, "data_path": run.batches.kind, "git_commit": git_commit()}
             tracker.set_tags(tags)
         monitor = cfg.train.monitor
-        with _progress(progress and not cfg.train.quiet and ranks.main) as bar:
+        with progress_bars(progress and not cfg.train.quiet and ranks.main) as bar:
             epochs_task = bar.add_task("epochs", total=cfg.train.epochs, completed=run.epoch + 1, info="")
             batch_task = bar.add_task("batches", total=run.steps, info="")
             try:
                 for epoch in range(run.epoch + 1, cfg.train.epochs):
                     if run.stopped_early:
                         break
-                    _check_stop(stop)
+                    check_stop(stop)
                     lr = run.optimizer.param_groups[0]["lr"]
                     value = run.end_epoch(epoch, run.train_epoch(stop, bar, batch_task), lr)
                     best = run.best["value"] if run.best["value"] is not None else value
                     bar.update(epochs_task, advance=1, info=f"{monitor}={value:.4f} (best {best:.4f})")
             except KeyboardInterrupt:
-                run.save_last()
+                run.save_last(interrupted=True)
                 raise
     finally:
         run.batches.close()

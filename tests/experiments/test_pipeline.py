@@ -155,7 +155,8 @@ def test_jobs_two_runs_cells_in_worker_processes(workdir: Path):
     assert len(rows) == 1 and rows[0]["cell"] == "base" and rows[0]["runs"] == "2"
 
 
-# In each worker process: wait until every worker is about to log its dataset, then let all go.
+# In each worker process: wait until every worker is about to log its dataset, then let all go at
+# once (a slow wait for the others, then a short busy one so that all leave within a scheduler tick).
 LOG_DATASET_TOGETHER = """
 import os, time
 from pathlib import Path
@@ -163,12 +164,16 @@ from sigattn.tracking.tracker import MlflowTracker
 
 _log_dataset = MlflowTracker.log_dataset
 
-def _together(self, *args, **kwargs):
+def _meet(phase, pause):
     folder, n = Path(os.environ["BARRIER_DIR"]), int(os.environ["BARRIER_N"])
-    (folder / f"ready-{os.getpid()}").touch()
+    (folder / f"{phase}-{os.getpid()}").touch()
     deadline = time.monotonic() + 120
-    while len(list(folder.iterdir())) < n and time.monotonic() < deadline:
-        time.sleep(0.001)
+    while len(list(folder.glob(f"{phase}-*"))) < n and time.monotonic() < deadline:
+        time.sleep(pause)
+
+def _together(self, *args, **kwargs):
+    _meet("ready", 0.01)
+    _meet("go", 0)
     return _log_dataset(self, *args, **kwargs)
 
 MlflowTracker.log_dataset = _together
@@ -187,7 +192,7 @@ def test_jobs_four_cells_logging_their_dataset_together_all_finish(workdir: Path
     write(workdir / "par4.yaml", spec)
     result = runner.invoke(app, ["run", "par4.yaml", "--jobs", "4", "--out", "summ"])
     assert result.exit_code == 0 and "FAILED" not in result.output, result.output
-    assert len(list(barrier.iterdir())) == 4, "every worker met at the barrier"
+    assert len(list(barrier.glob("go-*"))) == 4, "every worker met at the barrier"
     children = [r for r in runs_of() if r.data.tags.get("sigattn.kind") == "pipeline-cell"]
     assert len(children) == 4 and {c.info.status for c in children} == {"FINISHED"}
     digests = [d.dataset.digest for c in children for d in c.inputs.dataset_inputs]

@@ -35,8 +35,8 @@ def _beats(n: int, seed: int) -> Windows:
 def test_rr_model_trains_reports_and_reloads_with_its_side_input(tmp_path: Path):
     splits = {name: _beats(60, seed) for seed, name in enumerate(SPLITS)}
     cfg = load_config(None, ["data.dataset=mitdb", "data.rr_features=true", "model.widths=[8, 8, 8, 8]",
-                             "model.block=cbam", "train.epochs=6", "train.batch_size=8", "train.lr=0.01", "train.device=cpu",
-                             "train.quiet=true", f"train.checkpoint_dir={tmp_path}"])  # fmt: skip
+                             "model.block=cbam", "train.epochs=6", "train.batch_size=8", "train.lr=0.01",
+                             "train.device=cpu", "train.quiet=true", f"train.checkpoint_dir={tmp_path}"])  # fmt: skip
     prepared = Prepared(splits, CLASSES, 360.0, AuditResult(True, "inter-patient"), cfg.data, 260)
     result = train_and_report(cfg, prepared, progress=False)
     assert result.test_metrics["accuracy"] > 0.6, "the class is in the side features only"

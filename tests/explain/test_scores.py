@@ -10,13 +10,13 @@ from torch import nn
 from sigattn.data.synthetic import fault_frequencies
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
-from sigattn.explain.capture import StageAttention
 from sigattn.explain.alignment import (
     bearing_alignment_report,
     envelope_alignment,
     fault_alignment,
     fault_frequency_for,
 )
+from sigattn.explain.capture import StageAttention
 from sigattn.explain.deletion import deletion_test
 from sigattn.explain.ecg_mass import ecg_attention_mass, ecg_attention_report
 from sigattn.explain.scores import interpretability_scores

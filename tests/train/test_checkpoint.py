@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import replace
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from sigattn.errors import SigattnError
-from sigattn.models.meta import ModelMeta
 from sigattn.models.checkpoint import build_model, load_checkpoint, model_from_checkpoint, save_checkpoint
+from sigattn.models.meta import ModelMeta
 from sigattn.train.resume import rng_state, set_rng_state
 
 MODEL = {"backbone": "cnn", "block": ["se", "cbam", "eca", "none"], "widths": [8, 8, 16, 16], "dropout": 0.1,

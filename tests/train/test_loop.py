@@ -266,3 +266,17 @@ def test_batches_andclass_weights():
 def test_training_imports_neither_mlflow_nor_typer():
     code = "import sys, sigattn.train.loop; assert not {'mlflow', 'typer'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_onecycle_resume_after_a_mid_epoch_stop_in_the_last_epoch_finishes_the_schedule(tmp_path, prepared):
+    cfg = config(tmp_path, "train.epochs=2", "train.schedule=onecycle")
+    steps = len(epoch_batches(len(prepared.splits["train"]), cfg.train.batch_size, torch.Generator()))
+    stop = StopAfter(1 + steps + 1 + 3)  # all of epoch 0, then two batches of the last epoch
+    with pytest.raises(KeyboardInterrupt):
+        train_and_report(cfg, prepared, RecordingTracker(run_id="cycle"), progress=False, stop=stop)
+    last = load_checkpoint(tmp_path / "ckpt" / "cycle" / "last.pt")
+    assert last["epoch"] == 0 and last["scheduler"]["last_epoch"] == steps  # the interrupted epoch is repeated whole
+    result = train_and_report(cfg, prepared, resume=last, progress=False)
+    assert [h["epoch"] for h in result.history] == [0, 1]
+    final = load_checkpoint(result.last_checkpoint)
+    assert final["scheduler"]["last_epoch"] == final["scheduler"]["total_steps"] == 2 * steps
