@@ -5,6 +5,7 @@ validated `RunConfig`; any bad key or value is a one-line SigattnError naming it
 `run_config_schema` gives the JSON Schema of the YAML for editors.
 """
 
+from sigattn.config.augment import AugmentConfig, WanderConfig
 from sigattn.config.data import (
     DATASET_DEFAULTS,
     DATASETS,
@@ -20,6 +21,7 @@ from sigattn.config.run import (
     BALANCE,
     DATA_PATHS,
     DEVICES,
+    LOSSES,
     MONITORS,
     OPTIMIZERS,
     PRECISIONS,
@@ -32,11 +34,13 @@ from sigattn.config.run import (
 from sigattn.config.schema import run_config_schema
 
 __all__ = [
+    "AugmentConfig",
     "BALANCE",
     "DATASETS",
     "DATASET_DEFAULTS",
     "DATA_PATHS",
     "DEVICES",
+    "LOSSES",
     "MONITORS",
     "OPTIMIZERS",
     "PRECISIONS",
@@ -50,6 +54,7 @@ __all__ = [
     "SyntheticConfig",
     "TrackingConfig",
     "TrainConfig",
+    "WanderConfig",
     "WindowConfig",
     "apply_override",
     "load_config",

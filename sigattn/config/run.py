@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 from annotated_types import Ge
 from pydantic import BeforeValidator, Field
 
+from sigattn.config.augment import AugmentConfig
 from sigattn.config.data import DataConfig
 from sigattn.config.fields import (
     Flag,
@@ -30,6 +31,7 @@ from sigattn.config.fields import (
 from sigattn.config.validation import Section, bad_value, broken_rule, must_be
 
 UnitInterval = bounded(0.0, 1.0)  # [0, 1)
+Strength = bounded(0.0, 10.0, high_open=False)  # [0, 10]
 LearningRate = bounded(0.0, 10.0, low_open=True, high_open=False)  # (0, 10]
 
 
@@ -117,12 +119,14 @@ class ModelConfig(Section):
 Optimizer = Literal["adamw", "sgd"]
 Schedule = Literal["cosine", "onecycle", "plateau", "none"]
 Balance = Literal["none", "weights", "sampler"]
+Loss = Literal["cross_entropy", "focal", "logit_adjusted"]
 Monitor = Literal["val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DataPath = Literal["auto", "device", "stream"]
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 BALANCE: tuple[str, ...] = get_args(Balance)
+LOSSES: tuple[str, ...] = get_args(Loss)
 MONITORS: tuple[str, ...] = get_args(Monitor)
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "cuda:N", "mps")
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -139,7 +143,9 @@ class TrainConfig(Section):
     """The training loop. `balance`: "weights" = class-weighted loss, "sampler" = class-balanced
     sampling with replacement. `patience` 0 turns early stopping off; `monitor` picks the best
     epoch (val_loss is minimised, the others maximised). `data_path` "device" keeps the train split
-    on the device, "stream" reads it from a memory-mapped store, "auto" picks (sigattn.train.batching)."""
+    on the device, "stream" reads it from a memory-mapped store, "auto" picks (sigattn.train.batching).
+    `loss` (sigattn.train.losses): "focal" uses `focal_gamma`, "logit_adjusted" adds `logit_tau` times
+    the log class prior of the train split to the training logits; `augment` changes training batches only."""
 
     where: ClassVar[str] = "train"
     epochs: PositiveInt = 10
@@ -150,6 +156,10 @@ class TrainConfig(Section):
     momentum: UnitInterval = 0.9
     schedule: Annotated[Schedule, one_of(Schedule)] = "cosine"
     balance: Annotated[Balance, one_of(Balance)] = "none"
+    loss: Annotated[Loss, one_of(Loss)] = "cross_entropy"
+    focal_gamma: Strength = 2.0
+    logit_tau: Strength = 1.0
+    augment: AugmentConfig = AugmentConfig()
     patience: NonNegativeInt = 5
     monitor: Annotated[Monitor, one_of(Monitor)] = "val_macro_f1"
     seed: NonNegativeInt = 0

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 import wfdb
 
+from sigattn.data.beats import neighbour_context, record_amplitude
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 
@@ -35,6 +36,7 @@ AAMI_MAP: dict[str, str] = {
 }
 _UNITS_TO_MV: dict[str, float] = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
 LOCAL_RR_BEATS = 10
+MITDB_FS = 360.0  # every record's rate
 
 
 class RecordPipeline(Protocol):
@@ -118,7 +120,14 @@ def rr_features(samples: np.ndarray, fs: float) -> np.ndarray:
 
 
 def _record_beats(
-    data_dir: Path, record: str, lead: str, before: int, after: int, pipeline: RecordPipeline | None
+    data_dir: Path,
+    record: str,
+    lead: str,
+    before: int,
+    after: int,
+    pipeline: RecordPipeline | None,
+    amplitude: str,
+    context: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     x, fs, samples, symbols = load_record(data_dir, record, lead=lead)
     labels = np.array([AAMI_MAP.get(s, "") for s in symbols], dtype=str)
@@ -139,6 +148,7 @@ def _record_beats(
     padded = np.pad(signal, ((0, 0), (before, after)), mode="edge")
     views = np.lib.stride_tricks.sliding_window_view(padded, before + after, axis=1)
     beats = views[:, samples].transpose(1, 0, 2)  # (N, C, L); window i starts at samples[i] - before
+    beats = neighbour_context(record_amplitude(beats, before, amplitude), context)
     y = np.array([AAMI_CLASSES.index(c) for c in labels], dtype=np.int64)
     return np.ascontiguousarray(beats), y, samples - before, features, float(out_fs)
 
@@ -151,18 +161,22 @@ def load_beats(
     before: int = 90,
     after: int = 170,
     pipeline: RecordPipeline | None = None,
+    amplitude: str = "window",
+    context: str = "none",
 ) -> Windows:
     """Beat windows (N, C, before+after) of `records`, AAMI labels, and RR features.
 
     `pipeline.apply_record(signal (C, T), fs) -> (signal, fs)` runs on each whole record
     first; `before`/`after` count samples at the rate it returns, and R-peak indices are
-    rescaled to that rate. Every record must come out at the same rate.
+    rescaled to that rate. Every record must come out at the same rate. `amplitude` and
+    `context` are per-record options of sigattn.data.beats (`neighbours` makes C three times
+    as many channels: previous, current and next beat).
     """
     if before < 0 or after < 1:
         raise SigattnError(f"beat window needs before >= 0 and after >= 1 samples; got {before}/{after}")
     if not records:
         raise SigattnError("load_beats needs at least one MIT-BIH record name")
-    parts = [_record_beats(Path(data_dir), str(r), lead, before, after, pipeline) for r in records]
+    parts = [_record_beats(Path(data_dir), str(r), lead, before, after, pipeline, amplitude, context) for r in records]
     rates = {p[4] for p in parts}
     if len(rates) > 1:
         raise SigattnError(f"MIT-BIH records came out at different rates {sorted(rates)} Hz; resample them alike")

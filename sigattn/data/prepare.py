@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from sigattn.config import DataConfig
+from sigattn.data.folds import beat_counts, fold_groups
 from sigattn.data.paths import dataset_dir
-from sigattn.data.side import rr_side_features
+from sigattn.data.side import SideStats, rr_side_features
 from sigattn.data.splits import (
     DS1,
     DS2,
@@ -37,7 +38,7 @@ from sigattn.errors import SigattnError
 from sigattn.outputs import atomic_file
 
 CACHE_ENV = "SIGATTN_CACHE_DIR"
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 _ARRAYS = ("x", "y", "groups", "sources", "starts", "features", "side")
 
 
@@ -53,6 +54,7 @@ class Prepared:
     window_length: int
     cache_path: Path | None = None
     from_cache: bool = False
+    side_stats: SideStats | None = None  # train-split mean/std that standardised `Windows.side`
 
     def summary(self) -> dict[str, Any]:
         """Classes, sampling rate, window length, windows per class per split, audit result."""
@@ -114,7 +116,7 @@ def cache_key(cfg: DataConfig) -> str:
     d.pop("cache")
     d["data_dir"] = _data_path(cfg)
     d["data_files"] = _fingerprint(cfg, d["data_dir"])
-    d["transforms"] = Pipeline(cfg.transforms).to_config()
+    d["transforms"] = beat_pipeline(cfg).to_config()
     d["format"] = CACHE_FORMAT
     return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -147,22 +149,51 @@ def _load_recordings(cfg: DataConfig) -> tuple[list[Recording], tuple[str, ...]]
     return recs, tuple(sorted({r.label for r in recs}))
 
 
-def _mitdb_splits(cfg: DataConfig, pipeline: Pipeline) -> tuple[dict[str, Windows], int]:
+def beat_pipeline(cfg: DataConfig) -> Pipeline:
+    """The transforms of `cfg`, with a `resample` to `data.beat_fs` after the record-level steps if set."""
+    pipeline = Pipeline(cfg.transforms)
+    if cfg.beat_fs is None:
+        return pipeline
+    resample = {"name": "resample", "target": cfg.beat_fs}
+    return Pipeline([*pipeline.record_steps, resample, *pipeline.window_steps])
+
+
+def beat_options(cfg: DataConfig) -> dict[str, Any]:
+    """The keyword arguments of `mitdb.load_beats` that `cfg` sets (window in samples at the beat rate)."""
+    from sigattn.data import mitdb
+
+    pipeline = beat_pipeline(cfg)
+    before, after = cfg.beat_samples(pipeline.output_fs(mitdb.MITDB_FS))
+    return {"lead": cfg.lead, "before": before, "after": after, "pipeline": pipeline,
+            "amplitude": cfg.amplitude, "context": cfg.beat_context}  # fmt: skip
+
+
+def _mitdb_splits(cfg: DataConfig) -> tuple[dict[str, Windows], int]:
     from sigattn.data import mitdb
 
     folder = Path(_data_path(cfg))
-    kw = {"lead": cfg.lead, "before": cfg.beat_before, "after": cfg.beat_after, "pipeline": pipeline}
+    kw = beat_options(cfg)
     ds1, ds2 = mitdb.load_beats(folder, DS1, **kw), mitdb.load_beats(folder, DS2, **kw)
-    group_split = inter_patient_groups(DS1, cfg.split.fractions[1], cfg.split.seed)
+    if cfg.split.folds:  # leave-records-out cross-validation on DS1
+        group_split = fold_groups(beat_counts(ds1), cfg.split.folds, cfg.split.fold, cfg.split.seed)
+    else:
+        group_split = inter_patient_groups(DS1, cfg.split.fractions[1], cfg.split.seed)
     by_group = split_windows_by_group(ds1, group_split)
     splits = {"train": by_group["train"], "val": by_group["val"], "test": ds2}
     return splits, ds1.x.shape[-1]
 
 
-def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int]:
-    pipeline = Pipeline(cfg.transforms)
+def _standardised_side(splits: dict[str, Windows]) -> tuple[dict[str, Windows], SideStats]:
+    """RR side features of every split, standardised with the train split's statistics alone."""
+    side = {name: rr_side_features(w.features) for name, w in splits.items()}
+    stats = SideStats.fit(side["train"])
+    return {name: replace(w, side=stats.apply(side[name])) for name, w in splits.items()}, stats
+
+
+def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int, SideStats | None]:
+    pipeline = beat_pipeline(cfg)
     if cfg.dataset == "mitdb":
-        splits, length = _mitdb_splits(cfg, pipeline)
+        splits, length = _mitdb_splits(cfg)
     else:
         recordings, classes = _load_recordings(cfg)
         recordings = _transform_records(recordings, pipeline)
@@ -171,12 +202,14 @@ def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int]:
     for name in SPLITS:
         w = splits[name]
         x = pipeline.apply_windows(w.x, w.fs) if len(w) else w.x
-        w = with_x(w, np.ascontiguousarray(x, dtype=np.float32))
-        out[name] = replace(w, side=rr_side_features(w.features)) if cfg.rr_features else w
-    return out, length
+        out[name] = with_x(w, np.ascontiguousarray(x, dtype=np.float32))
+    if not cfg.rr_features:
+        return out, length, None
+    out, stats = _standardised_side(out)
+    return out, length, stats
 
 
-def _save(path: Path, splits: dict[str, Windows], length: int) -> None:
+def _save(path: Path, splits: dict[str, Windows], length: int, stats: SideStats | None) -> None:
     arrays: dict[str, np.ndarray] = {}
     for name, w in splits.items():
         for key in _ARRAYS:
@@ -184,14 +217,15 @@ def _save(path: Path, splits: dict[str, Windows], length: int) -> None:
             if value is not None:
                 arrays[f"{name}.{key}"] = value
     first = splits["train"]
-    meta = {"classes": list(first.classes), "fs": first.fs, "window_length": length, "format": CACHE_FORMAT}
+    meta = {"classes": list(first.classes), "fs": first.fs, "window_length": length, "format": CACHE_FORMAT,
+            "side_stats": None if stats is None else stats.to_dict()}  # fmt: skip
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as f:
         np.savez(f, **arrays)
 
 
-def _load(path: Path) -> tuple[dict[str, Windows], int]:
+def _load(path: Path) -> tuple[dict[str, Windows], int, SideStats | None]:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         classes, fs = tuple(meta["classes"]), float(meta["fs"])
@@ -199,7 +233,8 @@ def _load(path: Path) -> tuple[dict[str, Windows], int]:
         for name in SPLITS:
             a = {key: z[f"{name}.{key}"] if f"{name}.{key}" in z.files else None for key in _ARRAYS}
             splits[name] = Windows(classes=classes, fs=fs, **a)
-    return splits, int(meta["window_length"])
+    stats = None if meta.get("side_stats") is None else SideStats.from_dict(meta["side_stats"])
+    return splits, int(meta["window_length"]), stats
 
 
 def prepare(cfg: DataConfig) -> Prepared:
@@ -208,21 +243,21 @@ def prepare(cfg: DataConfig) -> Prepared:
     from_cache = False
     if path is not None and path.is_file():
         try:
-            splits, length = _load(path)
+            splits, length, stats = _load(path)
             from_cache = True
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # unreadable or stale: rebuild below
     if not from_cache:
-        splits, length = _build(cfg)
+        splits, length, stats = _build(cfg)
         if path is not None:
-            _save(path, splits, length)
+            _save(path, splits, length, stats)
     if from_cache and cfg.split.strategy == "random":
         warnings.warn("random split: overlapping windows leak across splits", UserWarning, stacklevel=2)
     result = audit(splits, cfg.split.strategy, length, cfg.split.segment_groups)
     if not result.ok and cfg.split.strategy != "random":
         raise SigattnError(f"leakage audit failed for split.strategy {cfg.split.strategy!r}: {result.problems[0]}")
     first = splits["train"]
-    return Prepared(splits, first.classes, first.fs, result, cfg, length, path, from_cache)
+    return Prepared(splits, first.classes, first.fs, result, cfg, length, path, from_cache, stats)
 
 
 def describe(cfg: DataConfig) -> dict[str, Any]:

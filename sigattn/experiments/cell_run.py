@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sigattn.config import load_config, run_name
+from sigattn.config import RunConfig, load_config, run_name
 from sigattn.errors import SigattnError
 from sigattn.experiments.cells import BASELINE_TAG, CELL_TAG, DIGEST_TAG, KIND_TAG
 from sigattn.experiments.summary import METRICS
+
+if TYPE_CHECKING:
+    from sigattn.data.prepare import Prepared
+    from sigattn.train.tracker import Tracker
+
+FITTED_BASELINES = ("minirocket", "dechazal")  # fitted here in one go, not trained by the loop
+
+
+def _fit_baseline(name: str, cfg: RunConfig, prepared: Prepared, tracker: Tracker) -> dict[str, Any]:
+    """Test metrics, `params` and `latency_ms_cpu` of the baseline `name` fitted on `prepared`."""
+    if name == "minirocket":
+        from sigattn.experiments.baselines import fit_minirocket
+
+        return fit_minirocket(cfg, prepared, tracker)
+    from sigattn.experiments.linear_ecg import fit_linear_ecg
+
+    return fit_linear_ecg(cfg, prepared, tracker)
 
 
 def run_cell(
@@ -42,7 +59,7 @@ def run_cell(
     tracker = None
     try:
         prepared = prepare(cfg.data)
-        model = "minirocket" if baseline == "minirocket" else None
+        model = baseline if baseline in FITTED_BASELINES else None
         name = run_name(cfg, len(prepared.classes), model=model) + (f"/{label}" if label else "")
         tags = {CELL_TAG: key, DIGEST_TAG: digest, KIND_TAG: "pipeline-cell"}
         tags |= {BASELINE_TAG: baseline} if baseline else {}
@@ -50,12 +67,10 @@ def run_cell(
             if on_start is not None:
                 on_start(tracker.run_id)
             extra: dict[str, Any] = {}
-            if baseline == "minirocket":
-                from sigattn.experiments.baselines import fit_minirocket
-
+            if baseline in FITTED_BASELINES:
                 tracker.log_config(cfg.to_dict())
-                tracker.set_tags({"dataset": cfg.data.dataset, "block": "-", "backbone": "minirocket"})
-                test = fit_minirocket(cfg, prepared, tracker)
+                tracker.set_tags({"dataset": cfg.data.dataset, "block": "-", "backbone": baseline})
+                test = _fit_baseline(baseline, cfg, prepared, tracker)
                 costs = {k: float(test[k]) for k in ("params", "latency_ms_cpu")}
             else:
                 result = train_and_report(cfg, prepared, tracker, progress=progress)

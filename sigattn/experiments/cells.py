@@ -4,8 +4,8 @@ A pipeline YAML names a `base` run config (a path relative to the pipeline file,
 mapping), `set` overrides for every cell, a `grid` of config keys to lists of values (expanded
 as a cartesian product in the order given) and optional `cells` (explicit override mappings,
 each with an optional `label`), crossed with the grid, and optional `baselines` (`wdcnn`, the
-WDCNN preset, and `minirocket`, MiniRocket + ridge) crossed with the seeds and the cells, on the
-same split and windows.
+WDCNN preset, `minirocket`, MiniRocket + ridge, and `dechazal`, a linear classifier on RR and
+morphology features of ECG beats) crossed with the seeds and the cells, on the same split and windows.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _TOP_KEYS = ("name", "base", "set", "grid", "cells", "baselines")
 BASELINE_KEY = "baseline"
-# What a baseline cell changes in the base config; minirocket is fitted by sigattn.experiments.baselines.
+# What a baseline cell changes in the base config; minirocket is fitted by sigattn.experiments.baselines,
+# dechazal by sigattn.experiments.linear_ecg.
 BASELINE_SETS: dict[str, tuple[str, ...]] = {
     "wdcnn": ("model.backbone=wdcnn", "model.block=none", "model.widths=null", "model.options={}"),
     "minirocket": (),
+    "dechazal": (),
 }
 
 
@@ -75,7 +77,7 @@ class Cell:
 
     @property
     def baseline(self) -> str | None:
-        """ "wdcnn" or "minirocket" for a baseline cell, else None."""
+        """The baseline's name ("wdcnn", "minirocket", "dechazal") for a baseline cell, else None."""
         return self.grid.get(BASELINE_KEY)
 
     @property
@@ -194,6 +196,11 @@ def load_pipeline(
             except SigattnError as error:
                 title = _describe(values, label) if label else _describe({**values, **own}, None) or "base"
                 raise SigattnError(f"pipeline {path}: cell {title}: {error}") from None
+            if values.get(BASELINE_KEY) == "dechazal" and not cfg.data.ecg:
+                got = cfg.data.dataset
+                raise SigattnError(
+                    f"pipeline {path}: baseline dechazal needs ECG beats (data.dataset 'mitdb'); got {got!r}"
+                )
             out.append(Cell(values, own, label, cfg))
     keys = [c.key for c in out]
     dupes = sorted({k for k in keys if keys.count(k) > 1})

@@ -44,7 +44,7 @@ def report_test(cfg: RunConfig, prepared: Prepared, result: FitResult, model: nn
         tracker.log_figure(figure, path)
     if maps:
         tracker.log_dict(maps, "attention/maps.json")
-    before = cfg.data.beat_before if cfg.data.dataset == "mitdb" else None
+    before = cfg.data.beat_samples(prepared.fs)[0] if cfg.data.dataset == "mitdb" else None
     tracker.log_metrics(score_windows(model, test_w, dataset=cfg.data.dataset, before=before), step=step)
     return test
 

@@ -38,18 +38,22 @@ def _time_axis(length: int, fs: float | None) -> tuple[np.ndarray, str]:
     return (t / fs, "time (s)") if fs else (t, "time (samples)")
 
 
+def _first_channel(signal: np.ndarray, stages: Sequence, figure: str) -> np.ndarray:
+    """Channel 0 of a (C, L) or (L,) window, checked together with the panels to draw."""
+    signal = np.asarray(signal, dtype=np.float64)
+    trace = signal[0] if signal.ndim == 2 else signal
+    if trace.ndim != 1 or not stages:
+        raise SigattnError(f"{figure} needs a (C, L) or (L,) signal and >= 1 stage; got {signal.shape}, {len(stages)}")
+    return trace
+
+
 def overlay_figure(signal: np.ndarray, fs: float | None, stages: Sequence[StageMap], title: str) -> Figure:
     """The window's first channel with each stage's temporal map as a colour strip behind it.
 
     `stages`: (name, map (L,) on input samples[, kind]) per panel; kind "sigmoid" (default) or
     "softmax" (then the map is divided by its maximum). Time is in seconds when `fs` is given.
     """
-    signal = np.asarray(signal, dtype=np.float64)
-    trace = signal[0] if signal.ndim == 2 else signal
-    if trace.ndim != 1 or not stages:
-        raise SigattnError(
-            f"overlay_figure needs a (C, L) or (L,) signal and >= 1 stage; got {signal.shape}, {len(stages)}"
-        )
+    trace = _first_channel(signal, stages, "overlay_figure")
     t, xlabel = _time_axis(len(trace), fs)
     dt = t[1] - t[0] if len(t) > 1 else 1.0
     low, high = float(trace.min()), float(trace.max())
@@ -84,12 +88,7 @@ def channel_gate_figure(
     For blocks whose only gate is per channel (SE, ECA): the gate scales whole channels, so it is
     drawn per channel beside the signal rather than on its time axis.
     """
-    signal = np.asarray(signal, dtype=np.float64)
-    trace = signal[0] if signal.ndim == 2 else signal
-    if trace.ndim != 1 or not stages:
-        raise SigattnError(
-            f"channel_gate_figure needs a (C, L) or (L,) signal and >= 1 stage; got {signal.shape}, {len(stages)}"
-        )
+    trace = _first_channel(signal, stages, "channel_gate_figure")
     t, xlabel = _time_axis(len(trace), fs)
     fig = Figure(figsize=(PANEL[0], PANEL[1] * (len(stages) + 1) + 0.5), dpi=DPI, layout="constrained")
     top, *panels = fig.subplots(len(stages) + 1, 1, squeeze=False)[:, 0]

@@ -41,6 +41,7 @@ class ModelMeta:
     dataset: str
     ecg: bool = False
     side_features: tuple[str, ...] = ()
+    side_stats: dict[str, list[Any]] | None = None  # train-split mean/std the side features were standardised with
     beat: BeatGeometry | None = None
     config: dict[str, Any] = field(default_factory=dict)
     sigattn_version: str = "unknown"
@@ -77,6 +78,7 @@ class ModelMeta:
                 dataset=str(data["dataset"]),
                 ecg=bool(data.get("ecg", False)),
                 side_features=tuple(data.get("side_features") or ()),
+                side_stats=data.get("side_stats"),
                 beat=None if beat is None else BeatGeometry(str(beat["lead"]), int(beat["before"]), int(beat["after"])),
                 config=dict(data.get("config") or {}),
                 sigattn_version=str(data.get("sigattn_version", "unknown")),

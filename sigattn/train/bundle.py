@@ -10,7 +10,7 @@ import numpy as np
 
 from sigattn import __version__
 from sigattn.config import RunConfig
-from sigattn.data.prepare import Prepared
+from sigattn.data.prepare import Prepared, beat_pipeline
 from sigattn.data.side import RR_FEATURES
 from sigattn.data.transforms import Pipeline
 from sigattn.data.types import SPLITS
@@ -20,6 +20,9 @@ from sigattn.models.meta import BeatGeometry, ModelMeta
 def bundle_meta(cfg: RunConfig, prepared: Prepared) -> ModelMeta:
     """Everything predict needs to rebuild the model and preprocess new signals, and nothing else."""
     beats = cfg.data.dataset == "mitdb"  # beats are cut around R peaks, not slid
+    pipeline = beat_pipeline(cfg.data) if beats else Pipeline(cfg.data.transforms)
+    before, after = cfg.data.beat_samples(prepared.fs)
+    stats = prepared.side_stats
     return ModelMeta(
         model=cfg.to_dict()["model"],
         in_channels=int(prepared.splits["train"].x.shape[1]),
@@ -27,11 +30,12 @@ def bundle_meta(cfg: RunConfig, prepared: Prepared) -> ModelMeta:
         fs=float(prepared.fs),
         window_length=int(prepared.window_length),
         window_stride=None if beats else cfg.data.window.stride,
-        transforms=tuple(Pipeline(cfg.data.transforms).to_config()),
+        transforms=tuple(pipeline.to_config()),
         dataset=cfg.data.dataset,
         ecg=cfg.data.ecg,
         side_features=RR_FEATURES if cfg.data.rr_features else (),
-        beat=BeatGeometry(cfg.data.lead, cfg.data.beat_before, cfg.data.beat_after) if beats else None,
+        beat=BeatGeometry(cfg.data.lead, before, after) if beats else None,
+        side_stats=None if stats is None else stats.to_dict(),
         config=cfg.to_dict(),  # the whole run config, so eval and resume need nothing else
         sigattn_version=__version__,
     )

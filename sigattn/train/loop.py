@@ -36,9 +36,11 @@ from sigattn.evaluate.metrics import flat_metrics
 from sigattn.evaluate.predict import evaluate
 from sigattn.models.checkpoint import model_for, save_checkpoint
 from sigattn.train import distributed
+from sigattn.train.augment import Augmenter
 from sigattn.train.batching import batch_source, default_workers, epoch_batches
 from sigattn.train.bundle import bundle_meta, dataset_digest, git_commit
-from sigattn.train.optim import class_weights, make_optimizer, make_scheduler
+from sigattn.train.losses import make_criterion
+from sigattn.train.optim import make_optimizer, make_scheduler
 from sigattn.train.progress import check_stop, progress_bars
 from sigattn.train.resume import check_resume, rng_state, set_rng_state
 from sigattn.train.tracker import NullTracker, Tracker
@@ -97,8 +99,7 @@ class _Run:
         self.sample_weights = None
         if t.balance == "sampler":
             self.sample_weights = torch.from_numpy(1.0 / np.maximum(counts, 1)[train_w.y])
-        weight = class_weights(counts).to(device) if t.balance == "weights" else None
-        self.criterion = nn.CrossEntropyLoss(weight=weight)
+        self.criterion, self.augment = make_criterion(t, counts, device), Augmenter(t.augment, train_w.fs, r.rank)
         self.steps = len(epoch_batches(self.n_train, t.batch_size, torch.Generator(), None, world=r.world))
         self.optimizer = make_optimizer(self.model, t, device)
         self.scheduler = make_scheduler(self.optimizer, t, self.steps)
@@ -168,6 +169,7 @@ class _Run:
         total, seen, start = torch.zeros((), device=self.device), 0, time.perf_counter()
         for inputs, yb in self.batches(batches):
             check_stop(stop)
+            inputs = self.augment(inputs, self.generator)
             with autocast(self.device, self.precision):
                 logits = self.step_model(*inputs)
             loss = self.criterion(logits.float(), yb)

@@ -81,7 +81,9 @@ def test_unknown_transform_is_reported_before_any_work():
         prep.prepare(DataConfig.from_dict({**SMALL, "transforms": [{"name": "wavelet"}]}))
 
 
-def fake_beats(data_dir, records, *, lead="MLII", before=90, after=170, pipeline=None):
+def fake_beats(
+    data_dir, records, *, lead="MLII", before=90, after=170, pipeline=None, amplitude="window", context="none"
+):
     n = 5 * len(records)
     names = np.repeat(np.array(records, dtype=str), 5)
     return Windows(

@@ -24,9 +24,9 @@ from sigattn.train.batching import DeviceBatches, StreamBatches
 
 def test_rr_side_features_are_normalised_by_the_record_mean():
     rr = np.array([[0.8, 1.2, 1.0, 1.0], [0.4, 0.6, 0.5, 0.5], [0.3, 0.6, 0.6, 0.5]], np.float32)
-    expected = [[0.8, 1.2, 1.0, 1.0, 0.8], [0.8, 1.2, 1.0, 0.5, 0.8], [0.6, 1.2, 1.2, 0.5, 0.5]]
+    expected = [[0.8, 1.2, 1.0, 1.0, 0.8, 2 / 3], [0.8, 1.2, 1.0, 0.5, 0.8, 2 / 3], [0.6, 1.2, 1.2, 0.5, 0.5, 0.5]]
     np.testing.assert_allclose(rr_side_features(rr), expected, rtol=1e-6)
-    assert len(RR_FEATURES) == 5
+    assert len(RR_FEATURES) == 6
     with pytest.raises(SigattnError, match=r"\(N, 4\)"):
         rr_side_features(rr[:, :3])
 
@@ -103,7 +103,7 @@ def test_mitdb_preparation_gives_rr_features_as_side_input(real_data_dir: Path, 
     prepared = prepare(cfg.data)
     test = prepared.splits["test"]
     assert test.x.shape[1:] == (1, 260) and test.side.shape == (len(test), len(RR_FEATURES))
-    np.testing.assert_allclose(test.side, rr_side_features(test.features), rtol=1e-6)
+    np.testing.assert_allclose(test.side, prepared.side_stats.apply(rr_side_features(test.features)), rtol=1e-6)
     meta = bundle_meta(cfg, prepared)
     assert meta.side_features == RR_FEATURES and meta.in_channels == 1
     model = model_for(meta).eval()

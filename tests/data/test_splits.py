@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from sigattn.config import SplitConfig, WindowConfig
+from sigattn.data.folds import beat_counts, deal_folds, fold_groups
 from sigattn.data.splits import (
     DS1,
     DS2,
@@ -161,3 +162,73 @@ def test_segment_groups_are_validated():
         SplitConfig(strategy="by-group", groups={"train": ["g0"]}, segment_groups=["g0"])
     with pytest.raises(SigattnError, match="does not have"):
         make_splits(recordings(), SplitConfig(strategy="by-group", segment_groups=["nope"]), WINDOW, ("x", "y"))
+
+
+# S and V beats of the DS1 records (PROVENANCE.md of the MIT-BIH copy)
+# fmt: off
+DS1_SV = {
+    "101": (3, 0), "106": (0, 520), "108": (4, 17), "109": (0, 38), "112": (2, 0), "114": (12, 43),
+    "115": (0, 0), "116": (1, 109), "118": (96, 16), "119": (0, 444), "122": (0, 0), "124": (31, 47),
+    "201": (128, 198), "203": (2, 444), "205": (3, 71), "207": (107, 210), "208": (2, 992), "209": (383, 1),
+    "215": (3, 164), "220": (94, 0), "223": (73, 473), "230": (0, 1),
+}
+# fmt: on
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("k", [3, 5])
+def test_folds_deal_every_ds1_record_once_and_spread_s_and_v_rich_records(seed, k):
+    folds = deal_folds(DS1_SV, k, seed)
+    assert sorted(folds) == sorted(DS1) and set(folds.values()) == set(range(k))
+    sizes = np.bincount(list(folds.values()))
+    assert sizes.max() - sizes.min() <= 1
+    for col in (0, 1):  # the k S-richest records in k folds, likewise V
+        richest = sorted(DS1_SV, key=lambda r: -DS1_SV[r][col])[:k]
+        assert len({folds[r] for r in richest}) == k, richest
+    assert deal_folds(DS1_SV, k, seed) == folds
+
+
+def test_fold_groups_put_one_fold_in_val_and_never_a_ds2_record():
+    seen: list[str] = []
+    for fold in range(5):
+        groups = fold_groups(DS1_SV, 5, fold, seed=0)
+        val = [r for r, s in groups.items() if s == "val"]
+        assert set(groups.values()) == {"train", "val"} and not set(val) & set(DS2)
+        seen += val
+    assert sorted(seen) == sorted(DS1)  # each record is val in exactly one fold
+    with pytest.raises(SigattnError, match="DS1 records only; got 100"):
+        fold_groups({**DS1_SV, "100": (33, 1)}, 5, 0, seed=0)
+    with pytest.raises(SigattnError, match="data.split.folds must be between 2 and 22"):
+        deal_folds(DS1_SV, 23, 0)
+
+
+def test_beat_counts_per_record():
+    w = Windows(
+        x=np.zeros((5, 1, 4), np.float32), y=np.array([0, 1, 2, 2, 1]), classes=("N", "S", "V", "F", "Q"),
+        groups=np.array(["a", "a", "a", "b", "b"]), sources=np.array(["a"] * 3 + ["b"] * 2),
+        starts=np.zeros(5, np.int64), fs=360.0,
+    )  # fmt: skip
+    assert beat_counts(w) == {"a": (1, 1), "b": (1, 1)}
+
+
+def test_fold_keys_are_checked():
+    assert SplitConfig(strategy="inter-patient", folds=5, fold=4).fold == 4
+    with pytest.raises(SigattnError, match="data.split.folds needs strategy 'inter-patient'"):
+        SplitConfig(strategy="by-group", folds=5)
+    with pytest.raises(SigattnError, match="data.split.fold must be below split.folds; got fold 5, folds 5"):
+        SplitConfig(strategy="inter-patient", folds=5, fold=5)
+    with pytest.raises(SigattnError, match="data.split.fold must be below split.folds; got fold 1, folds None"):
+        SplitConfig(strategy="inter-patient", fold=1)
+
+
+@pytest.mark.realdata
+def test_mitdb_fold_split_holds_out_one_ds1_fold(real_data_dir, tmp_path, monkeypatch):
+    from sigattn.config import DataConfig
+    from sigattn.data.prepare import prepare
+
+    monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path))
+    split = {"folds": 5, "fold": 2, "seed": 0}
+    p = prepare(DataConfig(dataset="mitdb", data_dir=str(real_data_dir), split=split, cache=False))
+    val, train = set(p.splits["val"].groups.tolist()), set(p.splits["train"].groups.tolist())
+    assert val == {r for r, f in deal_folds(DS1_SV, 5, 0).items() if f == 2}
+    assert train == set(DS1) - val and set(p.splits["test"].groups.tolist()) == set(DS2)

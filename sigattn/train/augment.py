@@ -1,0 +1,64 @@
+"""Augmentation of the training batches (`train.augment`); val and test windows are never touched.
+
+Each batch draws one seed from the run's generator (the one that orders the batches, saved in
+last.pt), so the same seed gives the same augmented batches and a resumed run the same as a
+straight one. The random numbers themselves are drawn on the batch's device. Applied to the
+signal input x (B, C, L) only, in this order: shift, amplitude, baseline wander, noise; wander
+and noise are scaled by each window's own std (per channel), taken before any change.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from sigattn.config import AugmentConfig
+
+
+def shift(x: Tensor, max_shift: int, mode: str, g: torch.Generator) -> Tensor:
+    """Each window moved by a random whole number of samples in [-max_shift, max_shift]."""
+    n, c, length = x.shape
+    offsets = torch.randint(-max_shift, max_shift + 1, (n, 1), generator=g, device=x.device)
+    idx = torch.arange(length, device=x.device)[None, :] - offsets
+    idx = idx % length if mode == "circular" else idx.clamp(0, length - 1)
+    return x.gather(2, idx[:, None, :].expand(n, c, length))
+
+
+def wander(x: Tensor, std: Tensor, amplitude: float, max_hz: float, fs: float, g: torch.Generator) -> Tensor:
+    """A sinusoid per window and channel: peak up to `amplitude`·std, frequency in (0, max_hz], random phase."""
+    n, c, length = x.shape
+    peak, freq, phase = torch.rand((3, n, c, 1), generator=g, device=x.device, dtype=x.dtype)
+    t = torch.arange(length, device=x.device, dtype=x.dtype) / fs
+    return x + amplitude * std * peak * torch.sin(2 * math.pi * (max_hz * (1 - freq) * t + phase))
+
+
+class Augmenter:
+    """Applies `cfg` to a batch's inputs (x first); inactive, it returns them and draws nothing."""
+
+    def __init__(self, cfg: AugmentConfig, fs: float, rank: int = 0) -> None:
+        self.cfg, self.fs, self.rank = cfg, float(fs), rank
+
+    def __call__(self, inputs: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, ...]:
+        if not self.cfg.active:
+            return inputs
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        x = inputs[0]
+        g = torch.Generator(device=x.device).manual_seed(seed + self.rank)  # each process its own draws
+        return (self.apply(x, g), *inputs[1:])
+
+    def apply(self, x: Tensor, g: torch.Generator) -> Tensor:
+        """`x` (B, C, L) augmented with draws from `g` (on x's device)."""
+        a = self.cfg
+        std = x.float().std(dim=-1, keepdim=True).to(x.dtype) if (a.noise or a.baseline_wander) else None
+        if a.shift:
+            x = shift(x, a.shift, a.shift_mode, g)
+        if a.amplitude:
+            low, high = a.amplitude
+            x = x * (low + (high - low) * torch.rand((len(x), 1, 1), generator=g, device=x.device, dtype=x.dtype))
+        if a.baseline_wander:
+            x = wander(x, std, a.baseline_wander.amplitude, a.baseline_wander.max_hz, self.fs, g)
+        if a.noise:
+            x = x + a.noise * std * torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+        return x
