@@ -70,8 +70,9 @@ def choose_ridge(
     scaled_train, scaled_val = scaler.transform(train_features), scaler.transform(val_features)
     candidates = []
     for alpha in ALPHAS:
-        with warnings.catch_warnings():  # small penalties on ~10k correlated features; val rejects them
+        with warnings.catch_warnings():  # ill-conditioned at small penalties on ~10k correlated features
             warnings.simplefilter("ignore", LinAlgWarning)
+            warnings.filterwarnings("ignore", "Singular matrix in solving dual problem", UserWarning)
             ridge = RidgeClassifier(alpha=alpha, class_weight="balanced" if balanced else None)
             ridge.fit(scaled_train, train_y)
         candidates.append((val_score(alpha, ridge.predict(scaled_val)), alpha, ridge))

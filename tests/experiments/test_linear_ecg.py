@@ -134,8 +134,8 @@ def test_dechazal_runs_as_a_pipeline_child_on_a_few_mitdb_records(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(prepare_module, "DS1", ("106", "118", "119", "209", "223"))
-    monkeypatch.setattr(prepare_module, "DS2", ("200", "232"))
+    monkeypatch.setattr(prepare_module, "DS1", ("119", "209", "223", "118"))
+    monkeypatch.setattr(prepare_module, "DS2", ("200",))
     spec = {
         "name": "dechazal",
         "base": {
