@@ -40,9 +40,9 @@ def run_pipeline_command(
         elif value.status == "killed":
             typer.secho(f"{value.cell.title}: KILLED (interrupted)", err=True)
         else:
-            m = value.metrics
+            m, split = value.metrics, value.cell.config.train.report_split
             typer.echo(
-                f"{value.cell.title}: run {value.run_id} test accuracy = {m['accuracy']:.4f}, "
+                f"{value.cell.title}: run {value.run_id} {split} accuracy = {m['accuracy']:.4f}, "
                 f"macro-F1 = {m['macro_f1']:.4f}"
             )
 

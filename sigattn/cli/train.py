@@ -96,7 +96,7 @@ def train(
     typer.echo(f"run {result.run_id} ({result.run_name})")
     typer.echo(f"best {result.monitor} = {result.best_value:.4f} at epoch {result.best_epoch}")
     typer.echo(
-        f"test accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
+        f"{cfg.train.report_split} accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
         f"balanced accuracy = {metrics['balanced_accuracy']:.4f}"
     )
     typer.echo(tracking.view_hint(tracker))

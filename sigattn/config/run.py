@@ -123,6 +123,7 @@ Loss = Literal["cross_entropy", "focal", "logit_adjusted"]
 Monitor = Literal["val_loss", "val_accuracy", "val_macro_f1", "val_balanced_accuracy"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 DataPath = Literal["auto", "device", "stream"]
+ReportSplit = Literal["test", "val"]
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 BALANCE: tuple[str, ...] = get_args(Balance)
@@ -145,7 +146,9 @@ class TrainConfig(Section):
     epoch (val_loss is minimised, the others maximised). `data_path` "device" keeps the train split
     on the device, "stream" reads it from a memory-mapped store, "auto" picks (sigattn.train.batching).
     `loss` (sigattn.train.losses): "focal" uses `focal_gamma`, "logit_adjusted" adds `logit_tau` times
-    the log class prior of the train split to the training logits; `augment` changes training batches only."""
+    the log class prior of the train split to the training logits; `augment` changes training batches only.
+    `report_split`: the split the best weights are scored on after training; "val" is for model selection
+    (cross-validation folds): the test split is then never read, and the scores are logged as `val_best_*`."""
 
     where: ClassVar[str] = "train"
     epochs: PositiveInt = 10
@@ -162,6 +165,7 @@ class TrainConfig(Section):
     augment: AugmentConfig = AugmentConfig()
     patience: NonNegativeInt = 5
     monitor: Annotated[Monitor, one_of(Monitor)] = "val_macro_f1"
+    report_split: Annotated[ReportSplit, one_of(ReportSplit)] = "test"
     seed: NonNegativeInt = 0
     device: Annotated[
         str, BeforeValidator(_device), Field(json_schema_extra={"pattern": r"^(auto|cpu|cuda|mps|cuda:[0-9]+)$"})
@@ -171,6 +175,11 @@ class TrainConfig(Section):
     data_path: Annotated[DataPath, one_of(DataPath)] = "auto"
     checkpoint_dir: Folder = "checkpoints"
     quiet: Flag = False
+
+    @property
+    def report_prefix(self) -> str:
+        """Prefix of the logged scores of `report_split`: "test", or "val_best" (per-epoch val_* stay apart)."""
+        return "test" if self.report_split == "test" else "val_best"
 
 
 class TrackingConfig(Section):

@@ -8,6 +8,7 @@ With `ecg=True` (AAMI beat classes N, S, V, F, Q) each class also gets its sensi
 `se_<cls>` (= recall) and positive predictivity `ppv_<cls>` (+P, = precision). As is customary
 in the inter-patient ECG literature, the unclassifiable class Q is reported but left out of the
 macro averages (it has too few beats to be a meaningful class); accuracy still counts every beat.
+`per_record_sensitivity` breaks the sensitivity of chosen classes (S and V) down by record.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sigattn.errors import SigattnError
 AAMI_CLASSES = frozenset({"N", "S", "V", "F", "Q"})
 ECG_EXCLUDED_FROM_MACRO: tuple[str, ...] = ("Q",)
 SCALARS: tuple[str, ...] = ("loss", "accuracy", "macro_f1", "balanced_accuracy")
+RECORD_CLASSES: tuple[str, ...] = ("S", "V")  # the classes whose sensitivity is reported per record
 
 
 def classification_metrics(
@@ -80,6 +82,39 @@ def classification_metrics(
     return out
 
 
+def per_record_sensitivity(
+    y_true: np.ndarray | Sequence[int],
+    y_pred: np.ndarray | Sequence[int],
+    groups: np.ndarray | Sequence[str],
+    classes: Sequence[str],
+    of: Sequence[str] = RECORD_CLASSES,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """{record: {cls: {"n": beats, "se": correct / beats}}} for each record (group) holding beats of a
+    class in `of`; a record lists only the classes it holds, so every `se` is defined."""
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    groups = np.asarray(groups).ravel()
+    if not len(y_true) == len(y_pred) == len(groups):
+        raise SigattnError(
+            f"y_true, y_pred and groups must have the same length; got {len(y_true)}, {len(y_pred)} and {len(groups)}"
+        )
+    unknown = [c for c in of if c not in classes]
+    if unknown:
+        raise SigattnError(f"per-record classes {unknown} are not among the classes {list(classes)}")
+    index = {c: list(classes).index(c) for c in of}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for record in np.unique(groups):
+        mine = groups == record
+        per: dict[str, dict[str, Any]] = {}
+        for c, i in index.items():
+            beats = mine & (y_true == i)
+            if beats.any():
+                per[c] = {"n": int(beats.sum()), "se": float(np.mean(y_pred[beats] == i))}
+        if per:
+            out[str(record)] = per
+    return out
+
+
 def _metric_name(text: str) -> str:
     """Keep characters tracking stores accept in metric names (letters, digits, _ - . /)."""
     return re.sub(r"[^0-9A-Za-z_\-./]", "_", text)
@@ -87,7 +122,8 @@ def _metric_name(text: str) -> str:
 
 def flat_metrics(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
     """Scalars for logging: `{prefix}_accuracy`, `{prefix}_macro_f1`, ..., `{prefix}_f1_<cls>`,
-    and any other top-level number (e.g. `se_V`). Lists and counts such as `n` are left out."""
+    any other top-level number (e.g. `se_V`) and, from `per_record`, `{prefix}_record_se_<cls>/<record>`
+    with its beat count `{prefix}_record_n_<cls>/<record>`. Lists and the total `n` are left out."""
     head = f"{prefix}_" if prefix else ""
     flat: dict[str, float] = {}
     for key, value in metrics.items():
@@ -95,4 +131,8 @@ def flat_metrics(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
             flat[_metric_name(head + key)] = float(value)
     for cls, values in metrics.get("per_class", {}).items():
         flat[_metric_name(f"{head}f1_{cls}")] = float(values["f1"])
+    for record, per in metrics.get("per_record", {}).items():
+        for cls, values in per.items():
+            flat[_metric_name(f"{head}record_se_{cls}/{record}")] = float(values["se"])
+            flat[_metric_name(f"{head}record_n_{cls}/{record}")] = float(values["n"])
     return flat

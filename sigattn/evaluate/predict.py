@@ -12,7 +12,7 @@ from torch import nn
 from sigattn.data.types import Windows
 from sigattn.device import autocast
 from sigattn.errors import SigattnError
-from sigattn.evaluate.metrics import classification_metrics
+from sigattn.evaluate.metrics import RECORD_CLASSES, classification_metrics, per_record_sensitivity
 
 
 def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -61,14 +61,27 @@ def evaluate(
     device: torch.device | str | None = None,
     precision: str = "fp32",
     ecg: bool = False,
+    per_record: bool = True,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """(classification metrics plus mean cross-entropy `loss`, probabilities (N, K)).
 
-    `ecg` adds per-class sensitivity and positive predictivity (ECG beat datasets: `DataConfig.ecg`).
+    `ecg` adds per-class sensitivity and positive predictivity (ECG beat datasets: `DataConfig.ecg`)
+    and, with `per_record` and windows that carry groups (records), `per_record`: the S and V
+    sensitivity of each record (`per_record_sensitivity`). The loop's per-epoch check turns it off.
     """
     if len(windows) == 0:
         raise SigattnError("evaluate needs at least one window; the split is empty")
     logits = _logits(model, windows.x, windows.side, batch_size, _device_of(model, device), precision)
     loss = F.cross_entropy(logits, torch.from_numpy(windows.y.astype(np.int64))).item()
-    metrics = classification_metrics(windows.y, logits.argmax(-1).numpy(), windows.classes, ecg=ecg)
+    metrics = window_metrics(windows, logits.argmax(-1).numpy(), ecg=ecg, per_record=per_record)
     return {"loss": loss, **metrics}, logits.softmax(-1).numpy()
+
+
+def window_metrics(windows: Windows, predicted: np.ndarray, *, ecg: bool, per_record: bool = True) -> dict[str, Any]:
+    """`classification_metrics` of `predicted` class indices against `windows`, plus (see `evaluate`)
+    `per_record` for ECG windows that carry records."""
+    metrics = classification_metrics(windows.y, predicted, windows.classes, ecg=ecg)
+    if ecg and per_record and windows.groups is not None:
+        of = [c for c in RECORD_CLASSES if c in windows.classes]
+        metrics["per_record"] = per_record_sensitivity(windows.y, predicted, windows.groups, windows.classes, of)
+    return metrics

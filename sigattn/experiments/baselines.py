@@ -32,7 +32,8 @@ from sigattn.data.types import Windows
 from sigattn.data.windows import take
 from sigattn.errors import SigattnError
 from sigattn.evaluate.figures import confusion_figure
-from sigattn.evaluate.metrics import classification_metrics, flat_metrics
+from sigattn.evaluate.metrics import flat_metrics
+from sigattn.evaluate.predict import window_metrics
 from sigattn.train.tracker import NullTracker, Tracker
 
 BASELINES: tuple[str, ...] = ("wdcnn", "minirocket")
@@ -86,18 +87,20 @@ def _features(transform: Any, x: np.ndarray, side: np.ndarray | None) -> np.ndar
     return out if side is None else np.hstack([out, side.astype(np.float32)])
 
 
-def _metrics(w: Windows, predicted: np.ndarray, ecg: bool) -> dict[str, Any]:
-    return classification_metrics(w.y, predicted, w.classes, ecg=ecg)
+def _metrics(w: Windows, predicted: np.ndarray, ecg: bool, *, per_record: bool = True) -> dict[str, Any]:
+    return window_metrics(w, predicted, ecg=ecg, per_record=per_record)
 
 
 def fit_minirocket(
     cfg: RunConfig, prepared: Prepared, tracker: Tracker | None = None, *, n_kernels: int = 10_000
 ) -> dict[str, Any]:
-    """Fit MiniRocket + ridge on train, pick the penalty on val, evaluate on test; returns the test
-    metrics plus `params` (ridge weights and intercepts) and `latency_ms_cpu` (one window, features + ridge)."""
+    """Fit MiniRocket + ridge on train, pick the penalty on val, evaluate on `train.report_split` (test,
+    or val, which then also picked the penalty: optimistic); returns its metrics plus `params` (ridge weights and
+    intercepts) and `latency_ms_cpu` (one window, features + ridge)."""
     tracker = tracker if tracker is not None else NullTracker()
-    train, val, test = (prepared.splits[s] for s in ("train", "val", "test"))
-    for name, w in (("train", train), ("val", val), ("test", test)):
+    split = cfg.train.report_split
+    train, val, test = (prepared.splits[s] for s in ("train", "val", split))
+    for name, w in (("train", train), ("val", val), (split, test)):
         if len(w) == 0:
             raise SigattnError(f"the {name} split of dataset {cfg.data.dataset!r} is empty; adjust data.split")
     transform = _minirocket_class()(n_kernels=n_kernels, random_state=cfg.train.seed, n_jobs=-1)
@@ -105,7 +108,7 @@ def fit_minirocket(
     monitor = cfg.train.monitor.removeprefix("val_")
 
     def val_score(alpha: float, predicted: np.ndarray) -> float:
-        metrics = _metrics(val, predicted, cfg.data.ecg)
+        metrics = _metrics(val, predicted, cfg.data.ecg, per_record=False)
         tracker.log_metrics({**flat_metrics("val", metrics), "alpha": alpha}, step=ALPHAS.index(alpha))
         return metrics["accuracy"] if monitor == "loss" else metrics[monitor]
 
@@ -126,11 +129,12 @@ def fit_minirocket(
         "alpha": choice.alpha,
         "best_val": choice.best_val,
     }
-    tracker.log_metrics({**flat_metrics("test", test_metrics), **extra}, step=len(ALPHAS))
+    tracker.log_metrics({**flat_metrics(cfg.train.report_prefix, test_metrics), **extra}, step=len(ALPHAS))
     tracker.log_dict({"baseline": "minirocket", "n_kernels": n_kernels, **extra, **test_metrics},
-                     "reports/test_report.json")  # fmt: skip
-    title = f"minirocket: test (alpha {choice.alpha:g})"
-    tracker.log_figure(confusion_figure(test_metrics["confusion"], prepared.classes, title), "plots/confusion_test.png")
+                     f"reports/{split}_report.json")  # fmt: skip
+    title = f"minirocket: {split} (alpha {choice.alpha:g})"
+    figure = confusion_figure(test_metrics["confusion"], prepared.classes, title)
+    tracker.log_figure(figure, f"plots/confusion_{split}.png")
     return {**test_metrics, **extra}
 
 

@@ -2,8 +2,10 @@
 
 A pipeline YAML names a `base` run config (a path relative to the pipeline file, or an inline
 mapping), `set` overrides for every cell, a `grid` of config keys to lists of values (expanded
-as a cartesian product in the order given) and optional `cells` (explicit override mappings,
-each with an optional `label`), crossed with the grid, and optional `baselines` (`wdcnn`, the
+as a cartesian product in the order given), optional `variants` (named override mappings, e.g.
+the steps of an ablation, crossed with the grid as one more axis, "variant"), optional `cells`
+(explicit override mappings, each with an optional `label`, e.g. cross-validation folds), crossed
+with the grid, and optional `baselines` (`wdcnn`, the
 WDCNN preset, `minirocket`, MiniRocket + ridge, and `dechazal`, a linear classifier on RR and
 morphology features of ECG beats) crossed with the seeds and the cells, on the same split and windows.
 """
@@ -32,8 +34,9 @@ _NOT_COMPUTED = {"tracking": (), "train": ("quiet", "checkpoint_dir"), "data": (
 SEED_KEY = "train.seed"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
-_TOP_KEYS = ("name", "base", "set", "grid", "cells", "baselines")
+_TOP_KEYS = ("name", "base", "set", "grid", "variants", "cells", "baselines")
 BASELINE_KEY = "baseline"
+VARIANT_KEY = "variant"
 # What a baseline cell changes in the base config; minirocket is fitted by sigattn.experiments.baselines,
 # dechazal by sigattn.experiments.linear_ecg.
 BASELINE_SETS: dict[str, tuple[str, ...]] = {
@@ -123,6 +126,30 @@ def _check_key(where: str, key: Any) -> str:
     return key
 
 
+def _variants(path: Path, spec: Any, only: Any) -> dict[str, tuple[str, ...]]:
+    """Variant name -> its overrides as `key=value` strings, in the order given; `only` keeps some names."""
+    if spec is None:
+        if only is not None:
+            raise SigattnError(f"--grid {VARIANT_KEY}: pipeline {path} has no variants")
+        return {}
+    if not isinstance(spec, dict) or not spec:
+        raise SigattnError(f"pipeline {path}: variants must map names to mappings of config keys to values")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, overrides in spec.items():
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise SigattnError(f"pipeline {path}: variant names must be letters, digits, '.', '_' or '-'; got {name!r}")
+        if not isinstance(overrides, dict):
+            raise SigattnError(f"pipeline {path}: variants.{name} must map config keys to values; got {overrides!r}")
+        where = f"pipeline {path}: variants.{name}"
+        out[name] = tuple(_override(_check_key(where, k), v) for k, v in overrides.items())
+    if only is None:
+        return out
+    unknown = [v for v in only if v not in out] if isinstance(only, list) and only else [only]
+    if unknown:
+        raise SigattnError(f"--grid {VARIANT_KEY}: expected a list of variant names of {', '.join(out)}; got {only!r}")
+    return {name: out[name] for name in only}
+
+
 def load_pipeline(
     path: Path | str,
     *,
@@ -161,7 +188,10 @@ def load_pipeline(
         _check_key(f"pipeline {path}: grid", key)
         if not isinstance(values, list) or not values:
             raise SigattnError(f"pipeline {path}: grid.{key} must be a non-empty list of values; got {values!r}")
+    variants = _variants(path, spec.get("variants"), (only or {}).get(VARIANT_KEY))
     for key, values in (only or {}).items():
+        if key == VARIANT_KEY and variants:
+            continue
         if key not in grid:
             raise SigattnError(f"--grid {key}: not a grid key of pipeline {path}; its grid keys: {', '.join(grid)}")
         if not isinstance(values, list) or not values:
@@ -182,7 +212,11 @@ def load_pipeline(
             if key != "label":
                 _check_key(f"pipeline {path}: cells[{i}]", key)
     tail = [*([f"tracking.uri={tracking_uri}"] if tracking_uri else []), *overrides]  # these win
-    axes = [(dict(zip(grid, combo, strict=True)), ()) for combo in itertools.product(*grid.values())]
+    axes = [
+        ({**({VARIANT_KEY: v} if v else {}), **dict(zip(grid, combo, strict=True))}, variants.get(v, ()))
+        for v in (variants or [None])
+        for combo in itertools.product(*grid.values())
+    ]
     seeds = grid.get(SEED_KEY, [None])
     for b in baselines:
         axes += [({BASELINE_KEY: b, **({} if s is None else {SEED_KEY: s})}, BASELINE_SETS[b]) for s in seeds]
@@ -190,7 +224,7 @@ def load_pipeline(
     for values, preset in axes:
         for c in cells:
             own, label = {k: v for k, v in c.items() if k != "label"}, c.get("label")
-            chosen = [_override(k, v) for k, v in {**values, **own}.items() if k != BASELINE_KEY]
+            chosen = [_override(k, v) for k, v in {**values, **own}.items() if k not in (BASELINE_KEY, VARIANT_KEY)]
             try:
                 cfg = load_config(base, [*sets, *preset, *chosen, *tail])
             except SigattnError as error:

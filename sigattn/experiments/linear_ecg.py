@@ -28,6 +28,7 @@ from sigattn.data.windows import take
 from sigattn.errors import SigattnError
 from sigattn.evaluate.figures import confusion_figure
 from sigattn.evaluate.metrics import classification_metrics, flat_metrics
+from sigattn.evaluate.predict import window_metrics
 from sigattn.train.tracker import NullTracker, Tracker
 
 QRS_SPAN_S = (-0.05, 0.10)  # de Chazal: 10 QRS samples at 60 Hz from 50 ms before the R peak
@@ -148,14 +149,16 @@ def _best_seconds(fn: Callable[[], Any], repeats: int = 20) -> float:
 
 
 def fit_linear_ecg(cfg: RunConfig, prepared: Prepared, tracker: Tracker | None = None) -> dict[str, Any]:
-    """Fit every candidate of CANDIDATES on train, keep the best on val, evaluate it on test; returns
-    the test metrics plus `params` (weights and biases) and `latency_ms_cpu` (one beat, features
-    + scaler + classifier)."""
+    """Fit every candidate of CANDIDATES on train, keep the best on val, evaluate it on
+    `train.report_split` (test, or val, which then also picked it: optimistic); returns its metrics plus
+    `params` (weights and biases) and `latency_ms_cpu` (one beat, features + scaler + classifier)."""
     if not cfg.data.ecg:
         raise SigattnError(f"the dechazal baseline needs ECG beats (data.dataset 'mitdb'); got {cfg.data.dataset!r}")
     tracker = tracker if tracker is not None else NullTracker()
-    train, val, test = (_split(prepared, s, cfg.data.dataset) for s in ("train", "val", "test"))
-    fs, before = prepared.fs, cfg.data.beat_before
+    split = cfg.train.report_split
+    train, val, test = (_split(prepared, s, cfg.data.dataset) for s in ("train", "val", split))
+    fs = prepared.fs
+    before = cfg.data.beat_samples(fs)[0]
 
     def features(w: Windows) -> np.ndarray:
         return beat_features(w, before, fs)
@@ -173,7 +176,7 @@ def fit_linear_ecg(cfg: RunConfig, prepared: Prepared, tracker: Tracker | None =
     best_value, minus_step, model = max(history, key=lambda h: h[:2])  # ties: the earlier candidate
     kind, value = CANDIDATES[-minus_step]
     predicted = model.predict(scaler.transform(features(test)))
-    test_metrics = classification_metrics(test.y, predicted, test.classes, ecg=cfg.data.ecg)
+    test_metrics = window_metrics(test, predicted, ecg=cfg.data.ecg)
     one = take(test, np.arange(1))
     latency = _best_seconds(lambda: model.predict(scaler.transform(features(one))))
     extra = {
@@ -182,10 +185,11 @@ def fit_linear_ecg(cfg: RunConfig, prepared: Prepared, tracker: Tracker | None =
         "candidate": float(-minus_step),
         "best_val": best_value,
     }
-    tracker.log_metrics({**flat_metrics("test", test_metrics), **extra}, step=len(CANDIDATES))
+    tracker.log_metrics({**flat_metrics(cfg.train.report_prefix, test_metrics), **extra}, step=len(CANDIDATES))
     chosen = {"classifier": kind, "shrinkage" if kind == "lda" else "C": value}
     report = {"baseline": "dechazal", **chosen, "features": list(FEATURES), **extra, **test_metrics}
-    tracker.log_dict(report, "reports/test_report.json")
-    title = f"dechazal: test ({kind} {value:g})"
-    tracker.log_figure(confusion_figure(test_metrics["confusion"], prepared.classes, title), "plots/confusion_test.png")
+    tracker.log_dict(report, f"reports/{split}_report.json")
+    title = f"dechazal: {split} ({kind} {value:g})"
+    figure = confusion_figure(test_metrics["confusion"], prepared.classes, title)
+    tracker.log_figure(figure, f"plots/confusion_{split}.png")
     return {**test_metrics, **extra, **chosen}

@@ -17,7 +17,7 @@ from typing import Any
 from sigattn.errors import SigattnError
 from sigattn.experiments.cell_run import measure_costs, run_cell
 from sigattn.experiments.cells import CELL_TAG, DIGEST_TAG, KIND_TAG, Cell, Pipeline, load_pipeline
-from sigattn.experiments.summary import METRICS, PER_CLASS, summarize, to_csv, to_markdown
+from sigattn.experiments.summary import METRICS, PER_CLASS, per_record_csv, summarize, to_csv, to_markdown
 from sigattn.experiments.workers import run_in_workers
 
 
@@ -97,17 +97,17 @@ def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list
     """Summary rows from the FINISHED child runs whose digest is the cell's current one (latest wins)."""
     from sigattn import tracking
 
-    current = {cell.key: cell.digest for cell in pipeline.cells}
+    current = {cell.key: cell for cell in pipeline.cells}
     finished: dict[str, dict[str, float]] = {}
     for child in tracking.child_runs(settings, parent_run_id):  # oldest first: the latest run wins
         key, tags = child["tags"].get(CELL_TAG), child["tags"]
-        if child["status"] != "FINISHED" or key not in current or tags.get(DIGEST_TAG) != current[key]:
+        if child["status"] != "FINISHED" or key not in current or tags.get(DIGEST_TAG) != current[key].digest:
             continue
-        m = child["metrics"]
+        m, head = child["metrics"], f"{current[key].config.train.report_prefix}_"  # test_, or val_best_
         finished[key] = {
-            **{k: m[f"test_{k}"] for k in METRICS if f"test_{k}" in m},
+            **{k: m[head + k] for k in METRICS if head + k in m},
             **{k: m[k] for k in ("params", "latency_ms_cpu") if k in m},
-            **{k[5:]: v for k, v in m.items() if k.startswith(tuple(f"test_{p}" for p in PER_CLASS))},
+            **{k.removeprefix(head): v for k, v in m.items() if k.startswith(tuple(head + p for p in PER_CLASS))},
         }
     return summarize(pipeline.cells, finished)
 
@@ -184,12 +184,14 @@ def run_pipeline(
         except KeyboardInterrupt:
             interrupted = True
         rows = _summary_rows(pipeline, settings, parent.run_id)
-        markdown = to_markdown(pipeline.name, rows)
+        markdown = to_markdown(pipeline.name, rows, pipeline.cells[0].config.train.report_split)
         out.mkdir(parents=True, exist_ok=True)
-        write_atomically(out / "summary.md", markdown)
-        write_atomically(out / "summary.csv", to_csv(rows))
-        parent.log_file(out / "summary.md", "summary")
-        parent.log_file(out / "summary.csv", "summary")
+        tables = {"summary.md": markdown, "summary.csv": to_csv(rows)}
+        if any(r["per_record"] for r in rows):
+            tables["per_record.csv"] = per_record_csv(rows)
+        for file, text in tables.items():
+            write_atomically(out / file, text)
+            parent.log_file(out / file, "summary")
         parent.log_dict({"rows": rows}, "summary/summary.json")
         failed = sum(o.status == "failed" for o in outcomes)
         parent.set_tags({"sigattn.cells": str(len(pipeline.cells)), "sigattn.failed_cells": str(failed)})

@@ -2,7 +2,8 @@
 
 `train_and_report` is what `sigattn train` and every pipeline cell call. The loop
 (`sigattn.train.loop.fit`) only trains and keeps the best checkpoint; this module opens the test
-split once, with the best weights, and hands the tracker the test metrics, the confusion and
+split once, with the best weights (or, with `train.report_split` val, scores the val split and
+never reads test), and hands the tracker the test metrics, the confusion and
 curve figures, the attention figures and maps, the interpretability scores and the model.
 """
 
@@ -27,26 +28,29 @@ from sigattn.train.loop import FitResult, fit
 from sigattn.train.tracker import NullTracker, Tracker
 
 
-def report_test(cfg: RunConfig, prepared: Prepared, result: FitResult, model: nn.Module, tracker: Tracker) -> dict:
-    """Evaluate `model` (the best weights) on test and log metrics, report, figures, attention and scores."""
-    test_w, step = prepared.splits["test"], max(result.last_epoch, 0)
+def report_split(cfg: RunConfig, prepared: Prepared, result: FitResult, model: nn.Module, tracker: Tracker) -> dict:
+    """Score `model` (the best weights) on `train.report_split` (test, or val for model selection) and log
+    metrics, report, figures, attention and scores under that split's name."""
+    split, prefix = cfg.train.report_split, cfg.train.report_prefix
+    windows, step = prepared.splits[split], max(result.last_epoch, 0)
     batch_size = max(256, cfg.train.batch_size)
-    test, probs = evaluate(model, test_w, batch_size=batch_size, precision=result.precision, ecg=cfg.data.ecg)
-    tracker.log_metrics(flat_metrics("test", test), step=step)
-    report = {"run_name": result.run_name, "best_epoch": result.best_epoch, "monitor": result.monitor,
-              "best_value": result.best_value, "checkpoint": result.best_checkpoint.name, **test}  # fmt: skip
-    tracker.log_dict(report, "reports/test_report.json")
-    title = f"{result.run_name}: test, best epoch {result.best_epoch}"
-    tracker.log_figure(confusion_figure(test["confusion"], list(prepared.classes), title), "plots/confusion_test.png")
+    scores, probs = evaluate(model, windows, batch_size=batch_size, precision=result.precision, ecg=cfg.data.ecg)
+    tracker.log_metrics(flat_metrics(prefix, scores), step=step)
+    report = {"run_name": result.run_name, "split": split, "best_epoch": result.best_epoch, "monitor": result.monitor,
+              "best_value": result.best_value, "checkpoint": result.best_checkpoint.name, **scores}  # fmt: skip
+    tracker.log_dict(report, f"reports/{split}_report.json")
+    title = f"{result.run_name}: {split}, best epoch {result.best_epoch}"
+    figure = confusion_figure(scores["confusion"], list(prepared.classes), title)
+    tracker.log_figure(figure, f"plots/confusion_{split}.png")
     tracker.log_figure(curves_figure(result.history, result.run_name, result.monitor), "plots/curves.png")
-    figures, maps = attention_report(model, test_w, probs, run_name=result.run_name, block=cfg.model.blocks_label())
+    figures, maps = attention_report(model, windows, probs, run_name=result.run_name, block=cfg.model.blocks_label())
     for path, figure in figures.items():  # nothing when the model has no gates (block "none")
         tracker.log_figure(figure, path)
     if maps:
         tracker.log_dict(maps, "attention/maps.json")
     before = cfg.data.beat_samples(prepared.fs)[0] if cfg.data.dataset == "mitdb" else None
-    tracker.log_metrics(score_windows(model, test_w, dataset=cfg.data.dataset, before=before), step=step)
-    return test
+    tracker.log_metrics(score_windows(model, windows, dataset=cfg.data.dataset, before=before), step=step)
+    return scores
 
 
 def train_and_report(
@@ -58,15 +62,16 @@ def train_and_report(
     progress: bool = True,
     stop: threading.Event | None = None,
 ) -> FitResult:
-    """`fit`, then (on rank 0) `report_test` and the logged model; the result carries the test metrics."""
+    """`fit`, then (on rank 0) `report_split` and the logged model; the result carries the reported metrics
+    (test, or val with `train.report_split` val: the test split is then never read)."""
     tracker = tracker if tracker is not None else NullTracker()
     result = fit(cfg, prepared, tracker, resume=resume, progress=progress, stop=stop)
     if not distributed.current().main:  # rank 0 alone evaluates and logs
         return result
     model, _ = model_from_checkpoint(result.best_checkpoint, result.device)
-    metrics = report_test(cfg, prepared, result, model, tracker)
+    metrics = report_split(cfg, prepared, result, model, tracker)
     tracker.log_file(result.best_checkpoint, "checkpoints")
-    test = prepared.splits["test"]
-    side = None if test.side is None else test.side[:2]
-    tracker.log_model(model.to("cpu").eval(), result.best_checkpoint, test.x[:2], side_example=side)
+    example = prepared.splits[cfg.train.report_split]
+    side = None if example.side is None else example.side[:2]
+    tracker.log_model(model.to("cpu").eval(), result.best_checkpoint, example.x[:2], side_example=side)
     return dataclasses.replace(result, test_metrics=metrics)

@@ -19,6 +19,7 @@ from torch import nn
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 from sigattn.explain.capture import StageAttention, collect_attention
+from sigattn.explain.class_maps import class_distance
 
 PANEL = (10.0, 2.2)  # inches per panel row
 DPI = 100
@@ -206,6 +207,23 @@ def _examples(y: np.ndarray, probs: np.ndarray, per_class: int, k: int) -> list[
     return out
 
 
+def _balanced_choice(y: np.ndarray, k: int, limit: int) -> np.ndarray:
+    """Sorted indices of at most `limit` windows: every class gets an equal share (all its windows if
+    fewer), the share left over goes to the other classes; seeded, so a rerun picks the same windows."""
+    if len(y) <= limit:
+        return np.arange(len(y))
+    rng = np.random.default_rng(0)
+    pools = [rng.permutation(np.flatnonzero(y == c)) for c in range(k)]
+    take, left = [0] * k, limit
+    while left > 0:
+        open_ = [c for c in range(k) if take[c] < len(pools[c])]
+        share = max(1, left // len(open_))
+        for c in open_:
+            extra = min(share, len(pools[c]) - take[c], left)
+            take[c], left = take[c] + extra, left - extra
+    return np.sort(np.concatenate([pool[:t] for pool, t in zip(pools, take, strict=True)]))
+
+
 def attention_report(
     model: nn.Module,
     windows: Windows,
@@ -218,18 +236,19 @@ def attention_report(
 ) -> tuple[dict[str, Figure], dict]:
     """Figures by artifact path under `attention/`, and a JSON-able summary for attention/maps.json.
 
-    Uses at most `max_windows` windows (a seeded choice, in order). Overlays show the `per_class`
+    Uses at most `max_windows` windows, a seeded choice with each class's share capped so that rare
+    classes keep their windows (`_balanced_choice`). Overlays show the `per_class`
     most confident correct and wrong windows of each class; `channels_stage<k>` and
     `class_average_stage<k>` show per-class means of the channel gates and temporal maps. A model
     without gates gives ({}, {}). The summary keeps temporal maps at each stage's resolution with
     their `centers` (np.interp over them gives the map on input samples), softmax maps divided by
-    each window's maximum as plotted; classes without windows are null.
+    each window's maximum as plotted; classes without windows are null. `class_distance` compares
+    the class-average maps on input samples (`sigattn.explain.class_maps`).
     """
     probs = np.asarray(probs)
     if probs.shape != (len(windows), len(windows.classes)):
         raise SigattnError(f"probs must be (N, K) = ({len(windows)}, {len(windows.classes)}); got {probs.shape}")
-    n = len(windows)
-    keep = np.arange(n) if n <= max_windows else np.sort(np.random.default_rng(0).choice(n, max_windows, replace=False))
+    keep = _balanced_choice(windows.y, len(windows.classes), max_windows)
     x, y, probs = windows.x[keep], windows.y[keep], probs[keep]
     side = None if windows.side is None else windows.side[keep]
     stages = [_shown(sa) for sa in collect_attention(model, x, side=side)]
@@ -268,6 +287,7 @@ def attention_report(
             stage_mean, stage_std = _class_stats(sa.temporal, y, k)
             entry |= {"temporal_kind": sa.temporal_kind, "centers": _rounded(sa.centers),
                       "temporal_mean": {name: _rounded(stage_mean[c]) for c, name in enumerate(classes)},
-                      "temporal_std": {name: _rounded(stage_std[c]) for c, name in enumerate(classes)}}  # fmt: skip
+                      "temporal_std": {name: _rounded(stage_std[c]) for c, name in enumerate(classes)},
+                      "class_distance": class_distance(on_input[sa.name], y, classes)}  # fmt: skip
         summary["stages"].append(entry)
     return figures, summary

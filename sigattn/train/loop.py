@@ -48,7 +48,8 @@ from sigattn.train.tracker import NullTracker, Tracker
 
 @dataclass(frozen=True)
 class FitResult:
-    """What a finished `fit` produced; `test_metrics` are filled in by `sigattn.experiments.run`."""
+    """What a finished `fit` produced; `test_metrics` (the scores of `train.report_split`, test unless
+    it is val) are filled in by `sigattn.experiments.run`."""
 
     run_id: str | None
     run_name: str
@@ -189,7 +190,8 @@ class _Run:
     def _validate(self, epoch: int, train_loss: float, lr: float) -> float:
         """Rank 0: evaluate on val, log, keep the best weights and the record; returns the monitor."""
         batch_size, ecg = max(256, self.t.batch_size), self.meta.ecg
-        val, _ = evaluate(self.model, self.val_w, batch_size=batch_size, precision=self.precision, ecg=ecg)
+        val, _ = evaluate(self.model, self.val_w, batch_size=batch_size, precision=self.precision, ecg=ecg,
+                          per_record=False)  # per-record values each epoch would be noise  # fmt: skip
         record = {"epoch": epoch, "train_loss": train_loss, **flat_metrics("val", val), "lr": lr}
         logged = {k: v for k, v in record.items() if k != "epoch"}
         self.tracker.log_metrics({**logged, "train_windows_per_s": self.windows_per_s}, step=epoch)
@@ -261,7 +263,7 @@ def fit(
     if ranks.active and device.type == "cuda":
         device = torch.device("cuda", ranks.local_rank)
     precision = resolve_precision(cfg.train.precision, device)
-    for split in SPLITS:
+    for split in ("train", "val", cfg.train.report_split):  # the test split is read only if reported
         if len(prepared.splits[split]) == 0:
             raise SigattnError(f"the {split} split of dataset {cfg.data.dataset!r} is empty; adjust data.split")
     run = _Run(cfg, prepared, tracker, device, precision)

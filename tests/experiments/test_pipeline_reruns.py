@@ -145,4 +145,3 @@ def test_latency_is_measured_in_the_main_process_after_every_cell_ended(workdir:
     assert runner.invoke(app, ["run", "p.yaml", "-q", "--jobs", "2"]).exit_code == 0
     assert seen == [{"FINISHED"}, {"FINISHED"}], "one model at a time, once every cell has ended"
     assert all(r.data.metrics["latency_ms_cpu"] > 0 and r.data.metrics["params"] > 0 for r in children())
-
