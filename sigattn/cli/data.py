@@ -18,7 +18,9 @@ app.add_typer(data_app, name="data")
 
 @data_app.command("describe")
 def data_describe(
-    dataset: Annotated[Literal["synthetic", "cwru", "mitdb", "manifest"], typer.Argument(help="Dataset name.")],
+    dataset: Annotated[
+        Literal["synthetic", "cwru", "mitdb", "manifest", "wfdb-beats"], typer.Argument(help="Dataset name.")
+    ],
     data_dir: Annotated[
         Path | None, typer.Option(help="Folder holding the dataset [default: $SIGATTN_DATA_DIR].")
     ] = None,

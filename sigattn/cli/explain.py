@@ -18,9 +18,8 @@ if TYPE_CHECKING:
 
 
 def _plots(written: Written) -> str:
-    """Each kind of plot written, counted: e.g. "3 overlay plot(s), 2 channel-gate plot(s)"."""
-    counts = [(len(written.overlays), "overlay"), (len(written.channel_plots), "channel-gate")]
-    return ", ".join(f"{n} {kind} plot(s)" for n, kind in counts if n)
+    """The plots written, counted: e.g. "3 overlay plot(s)"."""
+    return f"{len(written.overlays)} overlay plot(s)"
 
 
 @app.command()
@@ -77,14 +76,13 @@ def explain(
             names = [
                 f"{Path(str(src)).stem}@{start}" for src, start in zip(windows.sources, windows.starts, strict=True)
             ]
+        results = None
+        if scores:  # first, so the overlays carry the run's deletion drops and order views by them
+            before = meta.beat.before if meta.beat else None
+            results = score_windows(net, windows, dataset=meta.dataset, before=before)
         with staged_folder(out, "--out") as stage:  # files reach --out only if everything succeeds
-            written = explain_windows(
-                net, x, labels, names, meta, stage, selection, title=title, block=cfg.model.blocks_label(), side=side
-            )
-            results = None
-            if scores:
-                before = meta.beat.before if meta.beat else None
-                results = score_windows(net, windows, dataset=meta.dataset, before=before)
+            written = explain_windows(net, x, labels, names, meta, stage, selection, title=title,
+                                      block=cfg.model.blocks_label(), side=side, run_scores=results)  # fmt: skip
     for path in skipped:
         typer.secho(f"skipped {path}: not a signal file", err=True)
     typer.echo(f"wrote {_plots(written)} and maps.json to {out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -72,9 +73,21 @@ def _one_line(error: SigattnError | OSError) -> str:
 def user_errors() -> Iterator[None]:
     """Turn a SigattnError (bad input, named) or an OSError (disk full, permissions) into one red line
     on stderr and exit code 1; with --debug, let it raise with its traceback. Anything else is a bug
-    and keeps its traceback."""
+    and keeps its traceback. A DataWarning (data left out) is one yellow `warning:` line."""
+    from sigattn.data.wfdb_records import DataWarning
+
+    shown = warnings.showwarning
+
+    def one_line(message, category, *args, **kwargs) -> None:  # noqa: ANN001 (warnings.showwarning's signature)
+        if issubclass(category, DataWarning):
+            typer.secho(f"warning: {' '.join(str(message).split())}", err=True, fg=typer.colors.YELLOW)
+        else:
+            shown(message, category, *args, **kwargs)
+
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line
+            yield
     except (SigattnError, OSError) as error:
         if STATE["debug"]:
             raise

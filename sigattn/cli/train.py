@@ -27,7 +27,9 @@ def train(
         Path | None, typer.Argument(help="Run config (YAML) [default: the synthetic quickstart].")
     ] = None,
     set_: SetOption = None,
-    dataset: Annotated[str | None, typer.Option(help="data.dataset: synthetic, cwru, mitdb or manifest.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="data.dataset: synthetic, cwru, mitdb, wfdb-beats or manifest.")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="data.data_dir [default: $SIGATTN_DATA_DIR].")] = None,
     block: Annotated[str | None, typer.Option(help="model.block: none, se, cbam, eca, gc or ca.")] = None,
     backbone: Annotated[str | None, typer.Option(help="model.backbone: cnn, resnet or wdcnn.")] = None,
@@ -124,7 +126,9 @@ def evaluate_model(
     ] = None,
     set_: SetOption = None,
     data_dir: Annotated[Path | None, typer.Option(help="data.data_dir [default: $SIGATTN_DATA_DIR].")] = None,
-    split: Annotated[Literal["test", "val", "train"], typer.Option(help="Which split to evaluate.")] = "test",
+    split: Annotated[
+        Literal["test", "val", "train", "all"], typer.Option(help="Which split to evaluate (all: every split joined).")
+    ] = "test",
     tracking_uri: TrackingUriOption = None,
     log: Annotated[bool, typer.Option(help="Log an evaluation run linked to the training run.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
@@ -132,6 +136,7 @@ def evaluate_model(
     """Evaluate a trained model on its own test split, or on other data (cross-load, cross-database)."""
     from sigattn.config import load_config
     from sigattn.data.prepare import prepare
+    from sigattn.evaluate.beats import evaluation_split, needs_model_rate
     from sigattn.evaluate.predict import evaluate
 
     with user_errors():
@@ -140,12 +145,17 @@ def evaluate_model(
         if config is not None:
             base["data"] = load_config(config).to_dict()["data"]
         pairs = [("data.data_dir", data_dir), ("tracking.uri", tracking_uri)]
-        cfg = load_config(base, overrides(pairs, set_))
+        given = overrides(pairs, set_)
+        if any(o.startswith("data.dataset=") for o in given):  # another dataset: its own default split
+            base["data"] = {k: v for k, v in base["data"].items() if k != "split"}
+        cfg = load_config(base, given)
+        if needs_model_rate(meta, cfg.data):  # records at any rate: resample them to the model's
+            cfg = load_config(base, [f"data.beat_fs={meta.fs:g}", *given])
         prepared = prepare(cfg.data)
         if list(prepared.classes) != list(meta.classes):
             expected = list(meta.classes)
             raise SigattnError(f"the data has classes {list(prepared.classes)}; the model predicts {expected}")
-        metrics, _ = evaluate(net, prepared.splits[split], ecg=cfg.data.ecg)
+        metrics, _ = evaluate(net, evaluation_split(prepared.splits, split, meta), ecg=cfg.data.ecg)
         if log:
             _log_evaluation(cfg, metrics, split, prepared, source_run)
     if as_json:
@@ -184,16 +194,33 @@ def predict(
         Literal["csv", "json"] | None, typer.Option("--format", help="Output format [default: from --out, else csv].")
     ] = None,
     fs: FsOption = None,
+    beats: Annotated[
+        Literal["annotations", "detect"] | None,
+        typer.Option(
+            help="Beat models: beats from the record's annotations or detected by XQRS [default: annotations]."
+        ),
+    ] = None,
+    annotation: Annotated[
+        str, typer.Option(help="Beat models: annotation file extension with --beats annotations.")
+    ] = "atr",
+    wfdb_out: Annotated[
+        Path | None,
+        typer.Option(help="Beat models: also write <record>.<--wfdb-extension> annotations (N/S/V/F/Q) here."),
+    ] = None,
+    wfdb_extension: Annotated[str, typer.Option(help="Extension of the --wfdb-out annotation files.")] = "pred",
     tracking_uri: TrackingUriOption = None,
 ) -> None:
-    """Predict every window of the input files with the model's own transforms and windowing."""
-    from sigattn.evaluate.files import format_predictions, predict_files
+    """Predict every window of the input files with the model's own transforms and windowing; for a
+    beat model, every beat of WFDB records (one row per beat)."""
+    from sigattn.evaluate.files import BeatOptions, format_predictions, predict_files
     from sigattn.outputs import write_atomically
 
     fmt = fmt or ("json" if out.lower().endswith(".json") else "csv")
+    given = beats is not None or annotation != "atr" or wfdb_out is not None or wfdb_extension != "pred"
+    options = BeatOptions(beats or "annotations", annotation, wfdb_out, wfdb_extension) if given else None
     with user_errors():
         net, meta, _ = load_model(model, tracking_uri)
-        predictions = predict_files(net, meta, inputs, fs=fs)
+        predictions = predict_files(net, meta, inputs, fs=fs, beat_options=options)
         text = format_predictions(predictions, fmt)
         if out == "-":
             typer.echo(text, nl=False)
@@ -201,5 +228,7 @@ def predict(
             write_atomically(Path(out), text)
     for path in predictions.skipped:
         typer.secho(f"skipped {path}: not a signal file", err=True)
+    for note in predictions.notes:
+        typer.secho(note, err=True)
     if out != "-":
         typer.echo(f"wrote {len(predictions.rows)} predictions to {out}", err=True)

@@ -11,31 +11,34 @@ from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from sigattn.config.fields import (
-    Flag,
-    NonNegativeInt,
-    PathOrNull,
-    PositiveInt,
-    PositiveNumber,
-    Text,
-    as_number,
-    is_int,
-    one_of,
-    string_keys,
+from sigattn.config.data_values import (
+    SPLIT_NAMES,  # noqa: F401 (re-exported)
+    SplitName,
+    Transform,
+    _beat_fs,
+    _beat_window,
+    _fractions,
+    _group_names,
+    _groups,
+    _guard,
+    _leads,
+    _loads,
+    _records,
+    _transforms,
 )
-from sigattn.config.validation import Section, bad_value, broken_rule, must_be
+from sigattn.config.fields import Flag, NonNegativeInt, PathOrNull, PositiveInt, PositiveNumber, Text, one_of
+from sigattn.config.validation import Section, broken_rule
 
-Dataset = Literal["synthetic", "cwru", "manifest", "mitdb"]
+Dataset = Literal["synthetic", "cwru", "manifest", "mitdb", "wfdb-beats"]
 BeatContext = Literal["none", "neighbours"]
 Amplitude = Literal["window", "record-median-r", "record-median-beat"]
 Strategy = Literal["segment", "by-group", "inter-patient", "random"]
-SplitName = Literal["train", "val", "test"]
 DATASETS: tuple[str, ...] = get_args(Dataset)
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
-SPLIT_NAMES: tuple[str, ...] = get_args(SplitName)
-ECG_DATASETS = frozenset({"mitdb"})  # beats with AAMI labels: scored with per-class Se and +P
+ECG_DATASETS = frozenset({"mitdb", "wfdb-beats"})  # beats with AAMI labels: scored with per-class Se and +P
+BEAT_DATASETS = ECG_DATASETS  # beats cut around annotated R peaks (beat_*, amplitude, rr_features apply)
 BEAT_CONTEXTS: tuple[str, ...] = get_args(BeatContext)
 AMPLITUDES: tuple[str, ...] = get_args(Amplitude)
 
@@ -46,47 +49,6 @@ class WindowConfig(Section):
     where: ClassVar[str] = "data.window"
     length: PositiveInt = 1024
     stride: PositiveInt = 512
-
-
-def _fractions(value: Any) -> tuple[float, ...]:
-    given = tuple(value) if isinstance(value, (list, tuple)) else value
-    numbers = [as_number(f) for f in given] if isinstance(given, tuple) else []
-    if len(numbers) != 3 or any(f is None or f <= 0 for f in numbers):
-        raise must_be("three positive numbers (train, val, test)", given)
-    if abs(sum(numbers) - 1.0) > 1e-6:
-        raise bad_value(f"must sum to 1; got {given!r} (sum {sum(numbers):.4f})")
-    return tuple(numbers)
-
-
-def _guard(value: Any) -> int | None:
-    if value is not None and (not is_int(value) or value < 0):
-        raise must_be("a non-negative integer or null", value)
-    return value
-
-
-def _group_names(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, (list, tuple)):
-        raise must_be("a list of group names", value)
-    return tuple(str(g) for g in value)
-
-
-def _groups(value: Any) -> dict[str, tuple[str, ...]] | None:
-    if value is None:
-        return None
-    lists = isinstance(value, Mapping) and all(isinstance(v, (list, tuple)) for v in value.values())
-    if not lists or set(value) - set(SPLIT_NAMES):
-        raise bad_value(f"must map {', '.join(SPLIT_NAMES)} to lists of group names; got {value!r}")
-    groups = {name: _group_names(members) for name, members in value.items()}
-    seen: dict[str, str] = {}
-    for name, members in groups.items():
-        for group in members:
-            if group in seen:
-                raise bad_value(
-                    f"lists group {group!r} in both {seen[group]!r} and {name!r}; each group goes to one split "
-                    "(list groups to cut into segments in split.segment_groups)"
-                )
-            seen[group] = name
-    return groups
 
 
 Fraction = Annotated[float, Gt(0), Lt(1)]
@@ -142,6 +104,13 @@ class SyntheticConfig(Section):
     seed: NonNegativeInt = 0
 
 
+_BEATS: dict[str, Any] = {
+    "transforms": (
+        {"name": "bandpass", "low": 0.5, "high": 40.0, "order": 2},
+        {"name": "normalize", "method": "zscore"},
+    ),
+    "window": WindowConfig(length=260, stride=260),  # beats: 90 before + 170 after the R peak at 360 Hz
+}
 _VIBRATION: dict[str, Any] = {
     "transforms": ({"name": "normalize", "method": "zscore"},),
     "window": WindowConfig(length=1024, stride=512),
@@ -151,62 +120,18 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "synthetic": _VIBRATION,
     "cwru": _VIBRATION,
     "manifest": _VIBRATION,
-    "mitdb": {
-        "transforms": (
-            {"name": "bandpass", "low": 0.5, "high": 40.0, "order": 2},
-            {"name": "normalize", "method": "zscore"},
-        ),
-        "window": WindowConfig(length=260, stride=260),  # beats: 90 before + 170 after the R peak at 360 Hz
-        "split": SplitConfig(strategy="inter-patient"),
-    },
+    "mitdb": {**_BEATS, "split": SplitConfig(strategy="inter-patient")},
+    "wfdb-beats": {**_BEATS, "split": SplitConfig(strategy="by-group")},
 }
-
-
-def _loads(value: Any) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, (list, tuple)) or any(not is_int(v) or not 0 <= v <= 3 for v in value):
-        raise must_be("a list of motor loads 0-3 (hp)", value)
-    return tuple(value)
-
-
-def _beat_window(value: Any) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    given = tuple(value) if isinstance(value, (list, tuple)) else value
-    numbers = [as_number(v) for v in given] if isinstance(given, tuple) else []
-    if len(numbers) != 2 or None in numbers or numbers[0] < 0 or numbers[1] <= 0:
-        raise must_be("[before, after] seconds around the R peak (before >= 0, after > 0) or null", value)
-    return (numbers[0], numbers[1])
-
-
-def _beat_fs(value: Any) -> float | None:
-    number = None if value is None else as_number(value)
-    if value is not None and (number is None or number <= 0):
-        raise must_be("a positive rate in Hz or null (the record's own rate)", value)
-    return number
-
-
-def _transforms(value: Any) -> tuple[dict[str, Any], ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, (list, tuple)) or not all(string_keys(t) and "name" in t for t in value):
-        raise must_be("a list of {name: ..., options} mappings", value)
-    return tuple(dict(t) for t in value)
-
-
-# one step of the signal pipeline (sigattn.data.transforms): its name and its options
-Transform = Annotated[
-    dict[str, Any], WithJsonSchema({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}})
-]
 
 
 class DataConfig(Section):
     """The data section: which dataset, how to filter, window and split it.
 
     `scheme`/`loads`/`faults_only` are CWRU options (`faults_only` drops Normal: 9 classes
-    in the 10class scheme, 3 in 4class), `lead`/`beat_*`/`amplitude`/`rr_features` MIT-BIH
-    ones (a beat window is beat_before + beat_after samples, or `beat_window_s` seconds, at
+    in the 10class scheme, 3 in 4class), `lead`/`beat_*`/`amplitude`/`rr_features` beat-dataset
+    ones for mitdb and wfdb-beats (`annotation`, `records` and a list of `lead` names to try are
+    wfdb-beats only; a beat window is beat_before + beat_after samples, or `beat_window_s` seconds, at
     `beat_fs` if set, so `window` is not used there; `beat_context`/`amplitude` see
     sigattn.data.beats; with `rr_features` the model also reads each beat's RR intervals,
     standardised with training-split statistics, see sigattn.data.side),
@@ -221,7 +146,9 @@ class DataConfig(Section):
     loads: Annotated[tuple[Annotated[int, Ge(0), Le(3)], ...] | None, BeforeValidator(_loads)] = None
     faults_only: Flag = False
     rr_features: Flag = False
-    lead: Text = "MLII"
+    lead: Annotated[str | tuple[str, ...], BeforeValidator(_leads)] = "MLII"
+    annotation: Text = "atr"
+    records: Annotated[tuple[str, ...] | None, BeforeValidator(_records)] = None
     beat_before: PositiveInt = 90
     beat_after: PositiveInt = 170
     beat_window_s: Annotated[tuple[float, float] | None, BeforeValidator(_beat_window)] = None
@@ -233,6 +160,16 @@ class DataConfig(Section):
     split: SplitConfig | None = None
     synthetic: SyntheticConfig = Field(default_factory=SyntheticConfig)
     cache: Flag = True
+
+    @property
+    def beats(self) -> bool:
+        """Whether the dataset is beats cut around annotated R peaks (mitdb, wfdb-beats)."""
+        return self.dataset in BEAT_DATASETS
+
+    @property
+    def leads(self) -> tuple[str, ...]:
+        """The lead names to try, in order."""
+        return (self.lead,) if isinstance(self.lead, str) else tuple(self.lead)
 
     @property
     def ecg(self) -> bool:
@@ -256,7 +193,7 @@ class DataConfig(Section):
             return values
         if values.get("transforms") is None:
             values["transforms"] = defaults["transforms"]
-            if dataset == "mitdb" and values.get("amplitude") == "record-median-r":  # scaled per record instead
+            if dataset in BEAT_DATASETS and values.get("amplitude") == "record-median-r":  # scaled per record instead
                 values["transforms"] = tuple(t for t in defaults["transforms"] if t["name"] != "normalize")
         for key in ("window", "split"):
             given = values.get(key)
@@ -268,20 +205,39 @@ class DataConfig(Section):
 
     @model_validator(mode="after")
     def _dataset_rules(self) -> DataConfig:
-        if self.rr_features and self.dataset != "mitdb":
-            raise broken_rule(f"data.rr_features needs dataset 'mitdb' (beats with RR intervals); got {self.dataset}")
+        if self.rr_features and not self.beats:
+            raise broken_rule(
+                f"data.rr_features needs dataset 'mitdb' or 'wfdb-beats' (beats with RR intervals); got {self.dataset}"
+            )
         self._beat_rules()
         if self.dataset == "mitdb" and self.split is not None and self.split.strategy != "inter-patient":
             raise broken_rule(f"dataset 'mitdb' needs split.strategy 'inter-patient'; got {self.split.strategy!r}")
+        self._wfdb_beats_rules()
         if self.dataset == "manifest" and not self.manifest:
             raise broken_rule("dataset 'manifest' needs data.manifest: the path of the manifest file")
         return self
 
+    def _wfdb_beats_rules(self) -> None:
+        given = [k for k in ("annotation", "records") if getattr(self, k) != type(self).model_fields[k].default]
+        if given and self.dataset != "wfdb-beats":
+            raise broken_rule(f"data.{given[0]} needs dataset 'wfdb-beats'; got dataset {self.dataset!r}")
+        if not isinstance(self.lead, str) and self.dataset != "wfdb-beats":
+            raise broken_rule(f"data.lead as a list of leads to try needs dataset 'wfdb-beats'; got {self.dataset!r}")
+        if self.dataset != "wfdb-beats" or self.split is None:
+            return
+        if self.split.strategy != "by-group" or self.split.segment_groups:
+            raise broken_rule(
+                "dataset 'wfdb-beats' splits whole records: needs split.strategy 'by-group' without "
+                f"split.segment_groups; got strategy {self.split.strategy!r}"
+            )
+
     def _beat_rules(self) -> None:
         beat_keys = {"beat_window_s": self.beat_window_s is not None, "beat_fs": self.beat_fs is not None,
                      "beat_context": self.beat_context != "none", "amplitude": self.amplitude != "window"}  # fmt: skip
-        for key in (k for k, given in beat_keys.items() if given and self.dataset != "mitdb"):
-            raise broken_rule(f"data.{key} needs a beat dataset ('mitdb'); got dataset {self.dataset!r}")
+        for key in (k for k, given in beat_keys.items() if given and not self.beats):
+            raise broken_rule(
+                f"data.{key} needs a beat dataset ('mitdb'); got dataset {self.dataset!r} (or use 'wfdb-beats')"
+            )
         fields = type(self).model_fields
         samples = [
             f"{k} ({getattr(self, k)})" for k in ("beat_before", "beat_after") if getattr(self, k) != fields[k].default

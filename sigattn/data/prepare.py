@@ -80,6 +80,10 @@ def _data_path(cfg: DataConfig) -> str | None:
         return None
     if cfg.dataset == "manifest":
         return str(Path(cfg.manifest).expanduser().resolve())
+    if cfg.dataset == "wfdb-beats":
+        from sigattn.data.wfdb_beats import data_folder
+
+        return str(data_folder(cfg).resolve())
     return str(dataset_dir(cfg.dataset, cfg.data_dir).resolve())
 
 
@@ -158,13 +162,14 @@ def beat_pipeline(cfg: DataConfig) -> Pipeline:
     return Pipeline([*pipeline.record_steps, resample, *pipeline.window_steps])
 
 
-def beat_options(cfg: DataConfig) -> dict[str, Any]:
-    """The keyword arguments of `mitdb.load_beats` that `cfg` sets (window in samples at the beat rate)."""
+def beat_options(cfg: DataConfig, fs: float | None = None) -> dict[str, Any]:
+    """The keyword arguments of `mitdb.load_beats` that `cfg` sets (window in samples at the beat rate;
+    `fs` is the records' own rate, 360 Hz for MIT-BIH)."""
     from sigattn.data import mitdb
 
     pipeline = beat_pipeline(cfg)
-    before, after = cfg.beat_samples(pipeline.output_fs(mitdb.MITDB_FS))
-    return {"lead": cfg.lead, "before": before, "after": after, "pipeline": pipeline,
+    before, after = cfg.beat_samples(pipeline.output_fs(fs or mitdb.MITDB_FS))
+    return {"lead": cfg.leads, "before": before, "after": after, "pipeline": pipeline,
             "amplitude": cfg.amplitude, "context": cfg.beat_context}  # fmt: skip
 
 
@@ -183,9 +188,12 @@ def _mitdb_splits(cfg: DataConfig) -> tuple[dict[str, Windows], int]:
     return splits, ds1.x.shape[-1]
 
 
-def _standardised_side(splits: dict[str, Windows]) -> tuple[dict[str, Windows], SideStats]:
-    """RR side features of every split, standardised with the train split's statistics alone."""
+def _standardised_side(splits: dict[str, Windows]) -> tuple[dict[str, Windows], SideStats | None]:
+    """RR side features of every split, standardised with the train split's statistics alone
+    (left as they are, with no statistics, when train is empty: evaluation-only data)."""
     side = {name: rr_side_features(w.features) for name, w in splits.items()}
+    if not len(side["train"]):
+        return {name: replace(w, side=side[name]) for name, w in splits.items()}, None
     stats = SideStats.fit(side["train"])
     return {name: replace(w, side=stats.apply(side[name])) for name, w in splits.items()}, stats
 
@@ -194,6 +202,11 @@ def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int, SideStats | None]:
     pipeline = beat_pipeline(cfg)
     if cfg.dataset == "mitdb":
         splits, length = _mitdb_splits(cfg)
+    elif cfg.dataset == "wfdb-beats":
+        from sigattn.data.wfdb_beats import native_fs, wfdb_beats_splits
+
+        fs = native_fs(cfg) if cfg.beat_window_s is not None and cfg.beat_fs is None else None
+        splits, length = wfdb_beats_splits(cfg, beat_options(cfg, fs))
     else:
         recordings, classes = _load_recordings(cfg)
         recordings = _transform_records(recordings, pipeline)

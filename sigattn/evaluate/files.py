@@ -54,10 +54,10 @@ def windows_for_model(
 
     Starts are sample indices in the input signal. `fs` None means "at the model's rate".
     """
-    if meta.side_features:
+    if meta.side_features or meta.beat is not None:
         raise SigattnError(
-            f"{source}: this model also reads the RR intervals of annotated beats (data.rr_features); "
-            "predict slides windows over raw signals and has none: evaluate it with `sigattn eval` instead"
+            f"{source}: this model also reads the RR intervals of annotated beats; it predicts beat by beat on "
+            "WFDB records (.hea) with --beats annotations or --beats detect"
         )
     channels, expected = signal.shape[0], meta.in_channels
     if channels != expected:
@@ -81,20 +81,68 @@ def windows_for_model(
 
 @dataclass
 class Predictions:
-    """One row per window: file, start sample, start time, predicted class, probability per class."""
+    """One row per window (file, start sample, start time, predicted class, probability per class) or,
+    for beat models, per beat (file, R-peak sample, its time, ...); `notes` are one-line remarks."""
 
     classes: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BeatOptions:
+    """Where beats come from (`annotations` or `detect`), the annotation extension, and an optional
+    folder for WFDB annotation files of the predictions (`<record>.<out_extension>`)."""
+
+    beats: str = "annotations"
+    annotation: str = "atr"
+    wfdb_out: Path | None = None
+    out_extension: str = "pred"
+
+
+def _predict_beats(model: nn.Module, meta: ModelMeta, name: str, options: BeatOptions, result: Predictions) -> None:
+    from sigattn.evaluate.beats import record_inputs, write_beat_annotations
+
+    if Path(name).suffix.lower() != ".hea" and not Path(name).with_suffix(".hea").is_file():
+        raise SigattnError(f"{name}: not a WFDB record; beat models predict on WFDB records (.hea)")
+    inputs = record_inputs(name, meta, beats=options.beats, annotation=options.annotation)
+    if inputs.note:
+        result.notes.append(f"{name}: {inputs.note}")
+    probs = predict_proba(model, inputs.x, side=inputs.side)
+    labels = [result.classes[int(i)] for i in probs.argmax(1)]
+    for sample, label, p in zip(inputs.samples, labels, probs, strict=True):
+        row = {"file": name, "sample": int(sample), "time_s": round(float(sample / inputs.fs), 6), "predicted": label}
+        row.update({f"p_{c}": round(float(v), 6) for c, v in zip(result.classes, p, strict=True)})
+        result.rows.append(row)
+    if options.wfdb_out is not None:
+        record = Path(name).with_suffix("").name
+        path = write_beat_annotations(
+            options.wfdb_out, record, inputs.samples, labels, options.out_extension, inputs.fs
+        )
+        result.notes.append(f"wrote {len(labels)} beat annotations to {path}")
 
 
 def predict_files(
-    model: nn.Module, meta: ModelMeta, paths: list[str], *, fs: float | None = None, batch_size: int = 1024
+    model: nn.Module,
+    meta: ModelMeta,
+    paths: list[str],
+    *,
+    fs: float | None = None,
+    batch_size: int = 1024,
+    beat_options: BeatOptions | None = None,
 ) -> Predictions:
-    """Predict every window of every input file (see `input_files`)."""
+    """Predict every window of every input file (see `input_files`), or every beat of every WFDB
+    record for a beat model (`beat_options`, see sigattn.evaluate.beats)."""
     files, skipped = input_files(paths)
     classes = list(meta.classes)
     result = Predictions(classes, skipped=skipped)
+    if meta.beat is not None:
+        for name in files:
+            _predict_beats(model, meta, name, beat_options or BeatOptions(), result)
+        return result
+    if beat_options is not None:
+        raise SigattnError("--beats, --annotation and --wfdb-out need a beat model (trained on mitdb or wfdb-beats)")
     for name in files:
         path, _, key = name.partition("#")
         signal, file_fs = read_signal(Path(path), key=key or None)
@@ -117,7 +165,8 @@ def format_predictions(predictions: Predictions, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(predictions.rows, indent=1) + "\n"
     buffer = io.StringIO()
-    columns = ["file", "start", "time_s", "predicted", *(f"p_{c}" for c in predictions.classes)]
+    first = ["file", "sample" if predictions.rows and "sample" in predictions.rows[0] else "start", "time_s"]
+    columns = [*first, "predicted", *(f"p_{c}" for c in predictions.classes)]
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(predictions.rows)

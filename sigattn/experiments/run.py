@@ -17,6 +17,7 @@ from torch import nn
 
 from sigattn.config import RunConfig
 from sigattn.data.prepare import Prepared
+from sigattn.data.side import rr_side_features
 from sigattn.evaluate.figures import confusion_figure, curves_figure
 from sigattn.evaluate.metrics import flat_metrics
 from sigattn.evaluate.predict import evaluate
@@ -43,13 +44,15 @@ def report_split(cfg: RunConfig, prepared: Prepared, result: FitResult, model: n
     figure = confusion_figure(scores["confusion"], list(prepared.classes), title)
     tracker.log_figure(figure, f"plots/confusion_{split}.png")
     tracker.log_figure(curves_figure(result.history, result.run_name, result.monitor), "plots/curves.png")
-    figures, maps = attention_report(model, windows, probs, run_name=result.run_name, block=cfg.model.blocks_label())
-    for path, figure in figures.items():  # nothing when the model has no gates (block "none")
+    before = cfg.data.beat_samples(prepared.fs)[0] if cfg.data.beats else None
+    explained = score_windows(model, windows, dataset=cfg.data.dataset, before=before)  # drops go on the overlays
+    figures, maps = attention_report(model, windows, probs, run_name=result.run_name, block=cfg.model.blocks_label(),
+                                     scores=explained, r_index=before)  # fmt: skip
+    for path, figure in figures.items():  # IG overlays even when the model has no gates (block "none")
         tracker.log_figure(figure, path)
     if maps:
         tracker.log_dict(maps, "attention/maps.json")
-    before = cfg.data.beat_samples(prepared.fs)[0] if cfg.data.dataset == "mitdb" else None
-    tracker.log_metrics(score_windows(model, windows, dataset=cfg.data.dataset, before=before), step=step)
+    tracker.log_metrics(explained, step=step)
     return scores
 
 
@@ -73,5 +76,7 @@ def train_and_report(
     tracker.log_file(result.best_checkpoint, "checkpoints")
     example = prepared.splits[cfg.train.report_split]
     side = None if example.side is None else example.side[:2]
+    if side is not None and example.features is not None:  # raw RR features, as a client of the served model sends
+        side = rr_side_features(example.features[:2])
     tracker.log_model(model.to("cpu").eval(), result.best_checkpoint, example.x[:2], side_example=side)
     return dataclasses.replace(result, test_metrics=metrics)

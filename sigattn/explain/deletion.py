@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
 from torch import nn
 
 from sigattn.errors import SigattnError
 from sigattn.evaluate.predict import predict_proba
+from sigattn.explain.attribution import integrated_gradients
 
 
 def _top_k_mask(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -28,46 +28,13 @@ def _accuracy(model: nn.Module, x: np.ndarray, side: np.ndarray | None, y: np.nd
     return float((predict_proba(model, x, batch_size, side=side).argmax(-1) == y).mean())
 
 
-def integrated_gradients(
-    model: nn.Module,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    side: np.ndarray | None = None,
-    steps: int = 32,
-    batch_size: int = 128,
-) -> np.ndarray:
-    """(N, L) |Integrated Gradients| of the true class summed over channels (captum, zero baseline).
-
-    Side features, when the model reads them, are held fixed (captum's additional_forward_args)."""
-    from captum.attr import IntegratedGradients
-
-    model.eval()
-    device = next(model.parameters()).device
-    ig, parts = IntegratedGradients(model), []
-    with torch.enable_grad():
-        for s in range(0, len(x), batch_size):
-            xb = torch.as_tensor(np.ascontiguousarray(x[s : s + batch_size], dtype=np.float32), device=device)
-            target = torch.as_tensor(y[s : s + batch_size], dtype=torch.long, device=device)
-            extra = None if side is None else (torch.as_tensor(side[s : s + batch_size], device=device),)
-            attr = ig.attribute(
-                xb,
-                baselines=torch.zeros_like(xb),
-                target=target,
-                additional_forward_args=extra,
-                n_steps=steps,
-                internal_batch_size=batch_size,
-            )
-            parts.append(attr.detach().abs().sum(1).float().cpu().numpy())
-    return np.concatenate(parts)
-
-
 def deletion_test(
     model: nn.Module,
     x: np.ndarray,
     y: np.ndarray,
     attention_on_input: np.ndarray | None,
     *,
+    views: dict[str, np.ndarray] | None = None,
     side: np.ndarray | None = None,
     fraction: float = 0.1,
     baseline: Literal["zero", "mean"] = "zero",
@@ -80,15 +47,17 @@ def deletion_test(
 
     Masked samples are set to 0 or to the window's per-channel mean; side features (the model's
     second input, if any) are never masked. At most `max_windows` windows are used (a seeded subset).
-    With `attention_on_input` None the attention entries are left out. Puts `model` in eval mode.
+    With `attention_on_input` None the attention entries are left out. `views` adds more (N, L) maps
+    (e.g. each stage and their product), each scored as `drop_attention_<name>` after the others,
+    so the other entries do not change with it. Puts `model` in eval mode.
     """
     x, y = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.int64)
     if x.ndim != 3 or y.shape != (len(x),) or len(x) == 0:
         raise SigattnError(f"need x (N, C, L) and y (N,) with N >= 1; got {x.shape} and {y.shape}")
-    if attention_on_input is not None and np.shape(attention_on_input) != (len(x), x.shape[-1]):
-        raise SigattnError(
-            f"attention_on_input must be (N, L) = {(len(x), x.shape[-1])}; got {np.shape(attention_on_input)}"
-        )
+    views = dict(views or {})
+    for name, given in (("attention_on_input", attention_on_input), *views.items()):
+        if given is not None and np.shape(given) != (len(x), x.shape[-1]):
+            raise SigattnError(f"{name} must be (N, L) = {(len(x), x.shape[-1])}; got {np.shape(given)}")
     if not 0 < fraction < 1 or baseline not in ("zero", "mean") or max_windows < 1:
         raise SigattnError(
             f"need 0 < fraction < 1, baseline 'zero' or 'mean' and max_windows >= 1; "
@@ -104,6 +73,7 @@ def deletion_test(
     scores["random"] = rng.random((len(x), x.shape[-1]))
     if attention_on_input is not None:
         scores["attention"] = np.asarray(attention_on_input, dtype=np.float64)[keep]
+    scores |= {f"attention_{name}": np.asarray(m, dtype=np.float64)[keep] for name, m in views.items()}
     a0 = _accuracy(model, x, side, y, batch_size)
     out = {"accuracy": a0, "fraction": float(fraction), "n": len(x)}
     for name, score in scores.items():

@@ -14,9 +14,17 @@ from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 from sigattn.explain.capture import StageAttention, temporal_stages
 
+QRS_MS = 50.0  # QRS window: R +- 50 ms
+P_WINDOW_MS = (-250.0, -120.0)  # P-wave window relative to R, in ms
+
 
 def ecg_attention_mass(
-    maps: np.ndarray, fs: float, r_index: int, *, qrs_ms: float = 50.0, p_window_ms: tuple[float, float] = (-250, -120)
+    maps: np.ndarray,
+    fs: float,
+    r_index: int,
+    *,
+    qrs_ms: float = QRS_MS,
+    p_window_ms: tuple[float, float] = P_WINDOW_MS,
 ) -> dict[str, float]:
     """Mean share of attention mass near the R peak at `r_index` (maps normalised to sum 1 each).
 

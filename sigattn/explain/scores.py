@@ -12,6 +12,7 @@ import math
 import numpy as np
 from torch import nn
 
+from sigattn.config.data import ECG_DATASETS
 from sigattn.data.synthetic import SKF6205, BearingGeometry
 from sigattn.data.types import Windows
 from sigattn.data.windows import take
@@ -20,6 +21,7 @@ from sigattn.explain.alignment import BEARING_DATASETS, bearing_alignment_report
 from sigattn.explain.capture import StageAttention, collect_attention, temporal_stages
 from sigattn.explain.deletion import deletion_test
 from sigattn.explain.ecg_mass import ecg_attention_report
+from sigattn.explain.views import attention_views
 
 
 def _per_class_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -64,14 +66,16 @@ def interpretability_scores(
     and `input_align_<cls>`; `rpm` defaults to `nominal_rpm`. mitdb (needs `before`, the R index):
     `attn_qrs_mass_stage<k>_<cls>`, `attn_p_mass_stage<k>_<cls>`, `attn_qrs_chance`, `attn_p_chance`.
     Always `deletion_*` from `deletion_test`, masking by the temporal map of `stage` (default: the
-    last stage with one; `deletion_stage` says which). Non-finite values are left out.
+    last stage with one; `deletion_stage` says which), and `deletion_drop_attention_stage<k>` for
+    every stage with a temporal map and `deletion_drop_attention_product` for their product
+    (`sigattn.explain.views`). Non-finite values are left out.
     """
     if any(len(sa.temporal if sa.temporal is not None else sa.channel) != len(windows) for sa in attention):
         raise SigattnError(f"attention was collected on a different number of windows than the {len(windows)} given")
     temporal = {sa.stage: sa for sa in temporal_stages(attention)}
     if stage is not None and stage not in temporal:
         raise SigattnError(f"stage {stage} has no temporal attention; stages with one: {sorted(temporal)}")
-    if dataset == "mitdb" and before is None:
+    if dataset in ECG_DATASETS and before is None:
         raise SigattnError("mitdb scores need `before`, the R-peak index within each beat window")
     windows, attention = _subset(windows, attention, _per_class_subset(windows.y, per_class, seed))
     out: dict[str, float] = {}
@@ -83,7 +87,7 @@ def interpretability_scores(
         for name, classes in report.items():
             for c, s in classes.items():
                 out[f"attn_align_{name}_{c}"], out[f"attn_align_ctrl_{name}_{c}"] = s["score"], s["control"]
-    elif dataset == "mitdb":
+    elif dataset in ECG_DATASETS:
         for name, classes in ecg_attention_report(attention, windows, before).items():
             for c, s in classes.items():
                 out[f"attn_qrs_mass_{name}_{c}"], out[f"attn_p_mass_{name}_{c}"] = s["qrs"], s["p"]
@@ -93,8 +97,17 @@ def interpretability_scores(
         chosen = temporal[list(temporal)[-1] if stage is None else stage]
         out["deletion_stage"] = float(chosen.stage)
     maps = None if chosen is None else chosen.temporal_on_input(windows.x.shape[-1])
+    views = attention_views(attention, windows.x.shape[-1])
     result = deletion_test(
-        model, windows.x, windows.y, maps, side=windows.side, fraction=fraction, seed=seed, ig_steps=ig_steps
+        model,
+        windows.x,
+        windows.y,
+        maps,
+        views=views,
+        side=windows.side,
+        fraction=fraction,
+        seed=seed,
+        ig_steps=ig_steps,
     )
     out.update({f"deletion_{k}": float(v) for k, v in result.items() if k != "n"})
     return {k: float(v) for k, v in out.items() if math.isfinite(v)}

@@ -1,13 +1,15 @@
-"""What a trained model attends to, for chosen windows: overlay plots, channel-gate plots and raw maps.
+"""What a trained model attends to, for chosen windows: one overlay plot per window, and raw maps.
 
-Stages with a temporal map (CBAM, GC, CA) are drawn as colour strips over the signal; stages whose
-only gate is per channel (SE, ECA) as bars of their channel gates beside it.
+Stages with a temporal map (CBAM, GC, CA) are drawn as colour strips over the signal, beside an
+Integrated Gradients strip of the same window; stages whose only gate is per channel (SE, ECA) as
+bars of their channel gates below. Every map states its deletion drop. Block `none` gets IG alone.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from torch import nn
 from sigattn.errors import SigattnError
 from sigattn.evaluate.predict import predict_proba
 from sigattn.explain.capture import StageAttention, collect_attention, temporal_stages
-from sigattn.explain.figures import channel_gate_figure, overlay_figure
+from sigattn.explain.window_panels import window_figures
 from sigattn.models.meta import ModelMeta
 from sigattn.outputs import write_atomically
 
@@ -44,10 +46,9 @@ def _chosen(labels: np.ndarray, classes: list[str], selection: Selection) -> np.
 
 @dataclass(frozen=True)
 class Written:
-    """The files `explain_windows` wrote: overlay PNGs, channel-gate PNGs and maps.json."""
+    """The files `explain_windows` wrote: one overlay PNG per window, and maps.json."""
 
     overlays: list[Path]
-    channel_plots: list[Path]
     maps: Path
 
 
@@ -81,13 +82,17 @@ def explain_windows(
     title: str,
     block: str,
     side: np.ndarray | None = None,
+    run_scores: Mapping[str, float] | None = None,
 ) -> Written:
-    """Per selected window, an overlay PNG (stages with a temporal map) and a channel-gate PNG
-    (stages with only channel gates); then `maps.json` with every drawn stage's raw maps.
+    """Per selected window, one overlay PNG: the attention views of the drawn stages (most faithful
+    first), Integrated Gradients for the predicted class on the same time axis, the channel gates of
+    channel-only stages, and each map's deletion drop (`sigattn.explain.window_panels`); then
+    `maps.json` with every drawn stage's raw maps and the drops.
 
     `labels` are true class indices (None: use the model's predictions); `names` label each window
     in titles and file names (e.g. "file.npy@1024"); `title` names the model and `block` its block(s);
-    `side` holds the windows' side features for a model that reads them.
+    `side` holds the windows' side features for a model that reads them; `run_scores`
+    (interpretability metrics) add the run's deletion drops and order the views by them.
     """
     classes = list(meta.classes)
     probs = predict_proba(model, x, side=side)
@@ -95,23 +100,17 @@ def explain_windows(
     chosen = _chosen(predicted if labels is None else labels, classes, selection)
     if len(chosen) == 0:
         raise SigattnError(f"no window matches --class {selection.class_name!r}; nothing to explain")
-    attention = collect_attention(model, x[chosen], side=None if side is None else side[chosen])
-    if not attention:
-        raise SigattnError(
-            f"model {title} has no attention gates (block {block}): nothing to draw; "
-            "train one with --block se, eca, cbam, gc or ca"
-        )
-    drawn = _stages(attention, selection.stage)
-    timed = temporal_stages(drawn)
-    channel_only = [sa for sa in drawn if sa.temporal is None]
-    length, fs = x.shape[-1], meta.fs
-    on_input = {sa.name: sa.temporal_on_input(length) for sa in timed}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    overlays, channel_plots, records = [], [], []
+    chosen_side = None if side is None else side[chosen]
+    drawn = _stages(collect_attention(model, x[chosen], side=chosen_side), selection.stage)
+    length = x.shape[-1]
+    on_input = {sa.name: sa.temporal_on_input(length) for sa in temporal_stages(drawn)}
+    headings, records = [], []
     for row, index in enumerate(chosen):
         truth = "" if labels is None else f"true {classes[labels[index]]}, "
-        guess = classes[predicted[index]]
-        record: dict[str, Any] = {"window": names[index], "predicted": guess, "probabilities": probs[index].tolist()}
+        headings.append(f"{title} ({block}): {names[index]} ({truth}predicted {classes[predicted[index]]}, "
+                        f"p={probs[index].max():.2f})")  # fmt: skip
+        record: dict[str, Any] = {"window": names[index], "predicted": classes[predicted[index]],
+                                  "probabilities": probs[index].tolist()}  # fmt: skip
         if labels is not None:
             record["true"] = classes[labels[index]]
         record["stages"] = {
@@ -123,19 +122,15 @@ def explain_windows(
             for sa in drawn
         }
         records.append(record)
-        heading = f"{title}: {names[index]} ({truth}predicted {guess}, p={probs[index].max():.2f})"
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{row:03d}_{guess}_{names[index]}")
-        if timed:
-            panels = [
-                (f"stage {sa.stage} ({sa.name}, RF {sa.receptive_field} samples)", on_input[sa.name][row],
-                 sa.temporal_kind or "sigmoid")
-                for sa in timed
-            ]  # fmt: skip
-            overlays.append(_save(overlay_figure(x[index], fs, panels, heading), out_dir / f"{safe}.png"))
-        if channel_only:
-            bars = [(f"stage {sa.stage} ({sa.name}), channel gates", sa.channel[row]) for sa in channel_only]
-            figure = channel_gate_figure(x[index], fs, bars, heading)
-            channel_plots.append(_save(figure, out_dir / f"{safe}_channels.png"))
+    made = window_figures(model, x[chosen], drawn, predicted[chosen], headings, classes, fs=meta.fs,
+                          side=chosen_side, run_scores=run_scores)  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    overlays = []
+    for row, (record, (figure, drops)) in enumerate(zip(records, made, strict=True)):
+        record["deletion_p_drop"] = {name: round(d, 5) for name, d in drops.items()}
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{row:03d}_{record['predicted']}_"
+                       f"{record['window']}")  # fmt: skip
+        overlays.append(_save(figure, out_dir / f"{safe}.png"))
     maps = out_dir / "maps.json"
-    write_atomically(maps, json.dumps({"title": title, "fs": fs, "windows": records}) + "\n")
-    return Written(overlays, channel_plots, maps)
+    write_atomically(maps, json.dumps({"title": title, "fs": meta.fs, "windows": records}) + "\n")
+    return Written(overlays, maps)

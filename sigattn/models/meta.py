@@ -20,7 +20,7 @@ _READABLE = (1, 2)
 
 @dataclass(frozen=True)
 class BeatGeometry:
-    """Beat windows cut around annotated R peaks: `before` + `after` samples on `lead`."""
+    """Beat windows around annotated R peaks: `before` + `after` samples on `lead` (names to try, comma-separated)."""
 
     lead: str
     before: int

@@ -26,7 +26,8 @@ from sigattn.tracking.locks import store_lock
 DEFAULT_EXPERIMENT = "sigattn"
 SOURCE_RUN_TAG = "sigattn.source_run"  # set on evaluation runs: the training run they evaluate
 CHECKPOINT_ARTIFACT = "checkpoints/best.pt"  # what training logs with log_file(path, "checkpoints")
-MODEL_NAME = "model"  # the logged model: runs:/<run_id>/model
+MODEL_NAME = "model"  # the served pyfunc: runs:/<run_id>/model (sigattn.tracking.served)
+TORCH_MODEL_NAME = "torch_model"  # the bare torch module (torch.export): runs:/<run_id>/torch_model
 _PROBE_TIMEOUT_S = 3.0
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 

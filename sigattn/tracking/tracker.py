@@ -1,13 +1,13 @@
 """`MlflowTracker`: the Tracker protocol of `sigattn.train.tracker` on one MLflow run.
 
 Logging goes through an `MlflowClient` with the run id spelt out, so nothing ever opens a run by
-accident. Models are logged as torch.export graphs with pinned torch and numpy requirements, so
-`mlflow models serve -m runs:/<id>/model` needs neither sigattn nor pickle.
+accident. A trained model is logged twice (sigattn.tracking.logged_model): `model`, the pyfunc
+`mlflow models serve -m runs:/<id>/model` answers with class names and probabilities, and
+`torch_model`, the bare module as a torch.export graph that needs neither sigattn nor pickle.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Mapping
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
@@ -26,9 +25,11 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 from torch import nn
 
+from sigattn.data.side import SideStats
 from sigattn.errors import SigattnError
+from sigattn.models.checkpoint import load_checkpoint
 from sigattn.tracking.locks import store_lock
-from sigattn.tracking.store import MODEL_NAME, first_line
+from sigattn.tracking.logged_model import log_served_model, log_torch_model
 
 _MAX_PARAM_VALUE = 6000  # MLflow's cap on a param value
 _PARAMS_PER_BATCH = 100  # MLflow's cap on params per log_batch
@@ -155,46 +156,27 @@ class MlflowTracker:
     def log_model(
         self, model: nn.Module, checkpoint: Path, input_example: np.ndarray, side_example: np.ndarray | None = None
     ) -> None:
-        """runs:/<run_id>/model: a pyfunc taking float32 (N, C, L) and returning logits (N, K).
+        """runs:/<run_id>/model, the served pyfunc, and runs:/<run_id>/torch_model, the bare module.
 
-        A model with side features takes two named inputs, `x` (N, C, L) and `side` (N, F): its
-        torch flavour (`mlflow.pytorch.load_model`) is called as `model(x, side)`.
-
-        Saved as a torch.export graph ("pt2", MLflow 3's default and its only format loadable
-        without MLFLOW_ALLOW_PICKLE_DESERIALIZATION), so loading needs torch but not sigattn. The
-        checkpoint rides along as an extra file. The batch axis stays dynamic because the example
-        has at least two rows (torch.export fixes a size-1 axis).
+        `model` (sigattn.tracking.served) takes raw windows `x` (N, C, L) and, for a beat model, raw
+        side features `side` (N, F), and answers a class name and one probability per class.
+        `torch_model` (a torch.export graph) takes prepared windows (and standardised side features,
+        as `model(x, side)`) and returns logits. `checkpoint` must be a sigattn checkpoint (best.pt):
+        its ModelMeta gives the contract, and it rides along with both.
         """
-        import mlflow.pytorch
-        from mlflow.models import infer_signature
-
         run_id = self._open()
         if not Path(checkpoint).is_file():
             raise SigattnError(f"cannot log the model with checkpoint {checkpoint}: no such file")
+        meta = load_checkpoint(checkpoint)["meta"]
         example = np.asarray(input_example, dtype=np.float32)
         if example.ndim != 3 or len(example) == 0:
             raise SigattnError(f"input_example must be a (N, C, L) array with N >= 1; got shape {example.shape}")
         rows = np.concatenate([np.arange(min(2, len(example))), [0]])[:2]  # two rows keep the batch axis dynamic
-        examples = [np.ascontiguousarray(np.asarray(a, dtype=np.float32)[rows]) for a in (example, side_example)
-                    if a is not None]  # fmt: skip
-        cpu_model = copy.deepcopy(model).cpu().eval()  # leave the caller's model as it was
-        with torch.no_grad():
-            output = cpu_model(*(torch.from_numpy(a) for a in examples)).numpy()
-        named = examples[0] if len(examples) == 1 else dict(zip(("x", "side"), examples, strict=True))
-        try:
-            mlflow.pytorch.log_model(
-                cpu_model,
-                name=MODEL_NAME,
-                run_id=run_id,
-                step=self._last_step,
-                signature=infer_signature(named, output),
-                input_example=examples[0] if len(examples) == 1 else tuple(examples),
-                serialization_format="pt2",
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"numpy=={np.__version__}"],
-                extra_files=[str(checkpoint)],
-            )
-        except Exception as error:
-            raise SigattnError(
-                f"could not log the model of run {run_id} (torch.export): {first_line(error)}; "
-                f"its checkpoint {Path(checkpoint).name} is unaffected"
-            ) from error
+        x = np.ascontiguousarray(example[rows])
+        side = None if side_example is None else np.ascontiguousarray(np.asarray(side_example, np.float32)[rows])
+        standardised = side
+        if side is not None and meta.side_stats is not None:
+            standardised = SideStats.from_dict(meta.side_stats).apply(side)
+        torch_examples = [x] if standardised is None else [x, standardised]
+        log_torch_model(model, checkpoint, torch_examples, run_id, self._last_step)
+        log_served_model(meta, checkpoint, x, side, run_id, self._last_step)

@@ -19,7 +19,7 @@ from sigattn.models.meta import BeatGeometry, ModelMeta
 
 def bundle_meta(cfg: RunConfig, prepared: Prepared) -> ModelMeta:
     """Everything predict needs to rebuild the model and preprocess new signals, and nothing else."""
-    beats = cfg.data.dataset == "mitdb"  # beats are cut around R peaks, not slid
+    beats = cfg.data.beats  # beats are cut around R peaks, not slid
     pipeline = beat_pipeline(cfg.data) if beats else Pipeline(cfg.data.transforms)
     before, after = cfg.data.beat_samples(prepared.fs)
     stats = prepared.side_stats
@@ -34,7 +34,7 @@ def bundle_meta(cfg: RunConfig, prepared: Prepared) -> ModelMeta:
         dataset=cfg.data.dataset,
         ecg=cfg.data.ecg,
         side_features=RR_FEATURES if cfg.data.rr_features else (),
-        beat=BeatGeometry(cfg.data.lead, before, after) if beats else None,
+        beat=BeatGeometry(",".join(cfg.data.leads), before, after) if beats else None,
         side_stats=None if stats is None else stats.to_dict(),
         config=cfg.to_dict(),  # the whole run config, so eval and resume need nothing else
         sigattn_version=__version__,

@@ -77,10 +77,19 @@ def test_bad_selection_is_one_line(cbam_model, tmp_path, args, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_a_model_without_attention_has_nothing_to_explain(tiny_checkpoint, tmp_path):
-    result = explain(tiny_checkpoint("none"), "--out", tmp_path / "runs" / "out")
+def test_a_model_without_attention_gets_integrated_gradients(tiny_checkpoint, tmp_path):
+    result = explain(tiny_checkpoint("none"), "--limit", "1", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    pngs = sorted((tmp_path / "out").glob("*.png"))
+    assert len(pngs) == 4 and f"wrote 4 overlay plot(s) and maps.json to {tmp_path / 'out'}" in result.output
+    maps = json.loads((tmp_path / "out" / "maps.json").read_text())
+    assert all(w["stages"] == {} and set(w["deletion_p_drop"]) == {"ig", "random"} for w in maps["windows"])
+
+
+def test_stage_without_gates_is_one_line(tiny_checkpoint, tmp_path):
+    result = explain(tiny_checkpoint("none"), "--stage", "0", "--out", tmp_path / "runs" / "out")
     assert result.exit_code == 1, result.output
-    assert result.output.startswith("Error: model synthetic-4c/none/seed0 has no attention gates (block none)")
+    assert result.output.startswith("Error: --stage 0 has no attention gates; stages with gates: []")
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()  # not even the folder made for --out
 
@@ -92,15 +101,16 @@ def signal_file(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("block", ["se", "eca"])
-def test_channel_only_blocks_draw_their_channel_gates(tiny_checkpoint, tmp_path, block):
+def test_channel_only_blocks_draw_ig_and_their_channel_gates(tiny_checkpoint, tmp_path, block):
     result = explain(tiny_checkpoint(block), signal_file(tmp_path), "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     pngs = sorted((tmp_path / "out").glob("*.png"))
     maps = json.loads((tmp_path / "out" / "maps.json").read_text())
     assert len(pngs) == len(maps["windows"]) >= 1 and all(p.stat().st_size > 10_000 for p in pngs)
-    assert f"wrote {len(pngs)} channel-gate plot(s) and maps.json to" in result.output
+    assert f"wrote {len(pngs)} overlay plot(s) and maps.json to" in result.output
     for entry in maps["windows"][0]["stages"].values():
         assert len(entry["channel_gate"]) == 8 and entry["temporal_on_input"] is None
+    assert set(maps["windows"][0]["deletion_p_drop"]) == {"ig", "random"}
 
 
 @pytest.fixture
@@ -108,20 +118,42 @@ def mixed_model(tiny_checkpoint) -> Path:
     return tiny_checkpoint("[se,cbam,se,cbam]")
 
 
-def test_a_mixed_model_draws_both_kinds(mixed_model, tmp_path):
+def test_a_mixed_model_draws_one_overlay_per_window(mixed_model, tmp_path):
     result = explain(mixed_model, signal_file(tmp_path), "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    n = len(json.loads((tmp_path / "out" / "maps.json").read_text())["windows"])
-    assert len(list((tmp_path / "out").glob("*_channels.png"))) == n >= 1
-    assert len(list((tmp_path / "out").glob("*.png"))) == 2 * n
-    assert f"wrote {n} overlay plot(s), {n} channel-gate plot(s) and maps.json to" in result.output
+    maps = json.loads((tmp_path / "out" / "maps.json").read_text())
+    n = len(maps["windows"])
+    assert len(list((tmp_path / "out").glob("*.png"))) == n >= 1
+    assert f"wrote {n} overlay plot(s) and maps.json to" in result.output
+    assert set(maps["windows"][0]["deletion_p_drop"]) == {"stage1", "stage3", "product", "ig", "random"}
 
 
-@pytest.mark.parametrize(("stage", "kind"), [("0", "channel-gate"), ("1", "overlay")])
-def test_stage_picks_one_kind_of_plot(mixed_model, tmp_path, stage, kind):
+@pytest.mark.parametrize(("stage", "views"), [("0", {"ig", "random"}), ("1", {"stage1", "ig", "random"})])
+def test_stage_picks_one_stage(mixed_model, tmp_path, stage, views):
     result = explain(mixed_model, signal_file(tmp_path), "--stage", stage, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     n = len(list((tmp_path / "out").glob("*.png")))
-    assert n >= 1 and f"wrote {n} {kind} plot(s) and maps.json to" in result.output
+    assert n >= 1 and f"wrote {n} overlay plot(s) and maps.json to" in result.output
     maps = json.loads((tmp_path / "out" / "maps.json").read_text())
     assert all(list(w["stages"]) == [f"stages.{stage}.attn"] for w in maps["windows"])
+    assert all(set(w["deletion_p_drop"]) == views for w in maps["windows"])
+
+
+def test_scores_put_the_run_drops_on_every_overlay(cbam_model, tmp_path, monkeypatch):
+    seen = []
+    real = __import__("sigattn.explain.windows", fromlist=["window_figures"]).window_figures
+
+    def spy(*args, **kwargs):
+        made = real(*args, **kwargs)
+        seen.extend(figure for figure, _ in made)
+        return made
+
+    monkeypatch.setattr("sigattn.explain.windows.window_figures", spy)
+    result = explain(cbam_model, "--scores", "--class", "IR", "--limit", "1", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    (figure,) = seen
+    head, window_line, run_line = figure.get_suptitle().split("\n")
+    assert "IR" in head and window_line.startswith("drop in p(") and "IG " in window_line
+    assert run_line.startswith("deletion drop on the scored split (accuracy, top 10 % masked): attention stage")
+    panels = [ax.get_title(loc="left") for ax in figure.axes if ax.get_title(loc="left")]
+    assert len(panels) == 6 and panels[-1].startswith("Integrated Gradients")  # 4 stages, their product, IG

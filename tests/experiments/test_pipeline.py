@@ -218,6 +218,7 @@ def test_shipped_pipelines_validate_with_their_baselines():
         "cwru-cross-load": 108 + 36,
         "cwru-fault-size": 54 + 18,
         "mitdb-interpatient": 18 + 6,
+        "mitdb-ds1-cv": 6 * 4 + 4,
     }
     for name, n in sizes.items():
         assert len(load_pipeline(root / f"{name}.yaml").cells) == n, name
@@ -225,6 +226,16 @@ def test_shipped_pipelines_validate_with_their_baselines():
     assert fault_size.cells[0].config.data.split.segment_groups == ("97",)
     wdcnn = next(c for c in fault_size.cells if c.baseline == "wdcnn")
     assert wdcnn.config.model.backbone == "wdcnn" and wdcnn.config.model.block == "none"
+    cv = load_pipeline(root / "mitdb-ds1-cv.yaml").cells
+    assert all(c.config.train.report_split == "val" for c in cv), "cross-validation never scores DS2"
+    chosen = next(c for c in cv if c.grid.get("variant") == "v5-logit-adjusted").config
+    final = load_pipeline(root / "mitdb-interpatient.yaml").cells[0].config
+    for section in ("data", "train"):  # the final pipeline runs the chosen variant, scored on test
+        got, want = getattr(final, section).to_dict(), getattr(chosen, section).to_dict()
+        assert {k: v for k, v in got.items() if k not in ("split", "report_split")} == {
+            k: v for k, v in want.items() if k not in ("split", "report_split")
+        }, section
+    assert final.train.report_split == "test" and final.data.split.fold == 0
 
 
 def test_fault_size_fold_keeps_fault_bearings_out_of_training(real_data_dir: Path, tmp_path: Path, monkeypatch):

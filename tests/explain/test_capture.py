@@ -176,23 +176,22 @@ def png(figure) -> bytes:
 def test_attention_report_figures_and_maps(block):
     windows, probs = tiny_windows()
     figures, maps = attention_report(tiny_model(block), windows, probs, run_name="run-x", block=block, per_class=1)
+    expected = {"attention/class_average_ig.png"}  # every block, "none" too: IG needs no gates
+    for name in ("normal", "fault-ir"):
+        expected |= {f"attention/overlay_{name}_correct_0.png", f"attention/overlay_{name}_wrong_0.png"}
     if block == "none":
-        assert figures == {} and maps == {}
+        assert set(figures) == expected and maps == {}
         return
-    expected = set()
     for k in (0, 1):
         if block in CHANNEL:
             expected.add(f"attention/channels_stage{k}.png")
         if block in TEMPORAL:
             expected.add(f"attention/class_average_stage{k}.png")
-    if block in TEMPORAL:
-        for name in ("normal", "fault-ir"):
-            expected |= {f"attention/overlay_{name}_correct_0.png", f"attention/overlay_{name}_wrong_0.png"}
     assert set(figures) == expected
     for path, figure in figures.items():
         assert png(figure)[:8] == b"\x89PNG\r\n\x1a\n"
         title = figure.get_suptitle() + " ".join(ax.get_title(loc) for ax in figure.axes for loc in ("left", "center"))
-        assert "run-x" in title and block in title and "stages." in title, path
+        assert "run-x" in title and block in title and ("stages." in title or path.endswith("_ig.png")), path
         if "overlay" in path:
             assert "class" in title and ("correct" in path) == ("correct" in title)
         for ax in figure.axes:

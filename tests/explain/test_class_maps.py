@@ -12,7 +12,7 @@ from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 from sigattn.explain.capture import StageAttention
 from sigattn.explain.class_maps import class_distance
-from sigattn.explain.figures import attention_report
+from sigattn.explain.figures import _balanced_choice, attention_report
 
 CLASSES = ("N", "S", "V")
 LENGTH, STRIDE = 64, 4
@@ -58,6 +58,7 @@ def test_attention_report_writes_class_distance_per_temporal_stage(monkeypatch):
         StageAttention("stages.1.attn", 1, np.full((len(y), 4), 0.5), None, centers, STRIDE),
     ]
     monkeypatch.setattr("sigattn.explain.figures.collect_attention", lambda model, x, side=None: stages)
+    monkeypatch.setattr("sigattn.explain.figures.faithfulness_figures", lambda *a, **k: {})  # no model to attribute
     x = np.random.default_rng(1).standard_normal((len(y), 1, LENGTH)).astype(np.float32)
     names = np.array(["100"] * len(y))
     windows = Windows(x, y, CLASSES, names, names, np.zeros(len(y), dtype=np.int64), 360.0)
@@ -71,3 +72,14 @@ def test_attention_report_writes_class_distance_per_temporal_stage(monkeypatch):
     assert d["S-V"] > 5 * d["N-N(halves)"]
     assert set(timed) == {"name", "stage", "receptive_field", "channel_mean", "temporal_kind", "centers",
                           "temporal_mean", "temporal_std", "class_distance"}  # fmt: skip
+
+
+def test_the_attention_sample_keeps_every_window_of_a_rare_class():
+    y = np.array([0] * 5000 + [1] * 19 + [2] * 300 + [4] * 3)
+    keep = _balanced_choice(y, 5, 512)
+    counts = np.bincount(y[keep], minlength=5)
+    assert len(keep) == 512 and np.all(np.diff(keep) > 0)
+    assert counts[1] == 19 and counts[4] == 3, "rare classes keep all their windows"
+    assert counts[0] == counts[2] == (512 - 22) // 2, "the rest is shared equally"
+    assert np.array_equal(keep, _balanced_choice(y, 5, 512)), "seeded"
+    assert np.array_equal(_balanced_choice(y[:100], 5, 512), np.arange(100))

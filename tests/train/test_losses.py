@@ -68,3 +68,23 @@ def test_bad_loss_settings_are_one_line_errors():
         TrainConfig.from_dict({"loss": "dice"})
     with pytest.raises(SigattnError, match=r"train.focal_gamma must be a number in \[0, 10\]"):
         TrainConfig.from_dict({"focal_gamma": -1})
+
+
+def test_the_configured_loss_is_the_one_the_loop_trains_with(tmp_path, monkeypatch):
+    from sigattn.config import load_config
+    from sigattn.data.prepare import prepare
+    from sigattn.train import loop
+
+    monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
+    built: list[str] = []
+    real = loop.make_criterion
+    monkeypatch.setattr(loop, "make_criterion", lambda cfg, *a, **k: built.append(cfg.loss) or real(cfg, *a, **k))
+    tiny = ["data.synthetic={n_per_class: 2, seconds: 0.5}", "data.window={length: 512, stride: 256}",
+            "model.widths=[8, 8, 8, 8]", "train.epochs=1", "train.device=cpu", "train.quiet=true",
+            f"train.checkpoint_dir={tmp_path}"]  # fmt: skip
+    losses = {}
+    for name in ("cross_entropy", "focal", "logit_adjusted"):
+        cfg = load_config(None, [*tiny, f"train.loss={name}", "train.logit_tau=2"])
+        losses[name] = loop.fit(cfg, prepare(cfg.data), progress=False).history[0]["train_loss"]
+    assert built == ["cross_entropy", "focal", "logit_adjusted"]
+    assert losses["focal"] < losses["cross_entropy"], "the focal loss is what the loop trained on"
