@@ -17,6 +17,7 @@ from torch import nn
 
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
+from sigattn.explain.alignment import BEARING_DATASETS, nominal_rpm
 from sigattn.explain.capture import StageAttention, collect_attention
 from sigattn.explain.class_maps import class_distance
 from sigattn.explain.overlay import DPI, PANEL, _label, overlay_figure
@@ -101,6 +102,14 @@ def _class_stats(values: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray,
     return mean, std
 
 
+def _rpm(windows: Windows, dataset: str | None) -> float | None:
+    """One shaft speed for the fault-frequency lines of a bearing dataset (median nominal rpm), else None."""
+    if dataset not in BEARING_DATASETS:
+        return None
+    rpm = nominal_rpm(windows, dataset)
+    return float(np.median(list(rpm.values()))) if isinstance(rpm, dict) else float(rpm)
+
+
 def attention_report(
     model: nn.Module,
     windows: Windows,
@@ -112,6 +121,7 @@ def attention_report(
     max_windows: int = 512,
     scores: Mapping[str, float] | None = None,
     r_index: int | None = None,
+    dataset: str | None = None,
 ) -> tuple[dict[str, Figure], dict]:
     """Figures by artifact path under `attention/`, and a JSON-able summary for attention/maps.json.
 
@@ -119,7 +129,8 @@ def attention_report(
     classes keep their windows (`_balanced_choice`). Overlays show the `per_class`
     most confident correct and wrong windows of each class, attention beside Integrated Gradients
     with their deletion drops (the run's, from the interpretability metrics `scores`, when given),
-    and `class_average_ig` the class-average IG (aligned on the R peak at `r_index` for beats); see
+    and `class_average_ig` the class-average IG (aligned on the R peak at `r_index` for beats;
+    for a bearing `dataset` also `class_envelope_ig`, at the median nominal rpm); see
     `sigattn.explain.run_figures`. `channels_stage<k>` and `class_average_stage<k>` show per-class
     means of the channel gates and temporal maps. A model without gates gets only the IG figures
     and an empty summary. The summary keeps temporal maps at each stage's resolution with
@@ -135,9 +146,9 @@ def attention_report(
     side = None if windows.side is None else windows.side[keep]
     stages = [_shown(sa) for sa in collect_attention(model, x, side=side)]
     classes, k, length, fs = list(windows.classes), len(windows.classes), x.shape[-1], windows.fs or None
-    head = f"{run_name} · {block}"
+    head, rpm = f"{run_name} · {block}", _rpm(windows, dataset)
     figures = faithfulness_figures(model, x, y, probs, stages, classes, head=head, fs=fs, side=side, index=keep,
-                                   per_class=per_class, scores=scores, r_index=r_index)  # fmt: skip
+                                   per_class=per_class, scores=scores, r_index=r_index, rpm=rpm)  # fmt: skip
     if not stages:
         return figures, {}
     timed = [sa for sa in stages if sa.temporal is not None]

@@ -2,7 +2,8 @@
 
 `faithfulness_figures` draws, for the most confident correct and wrong windows of each class, the
 per-window overlays of `sigattn.explain.window_panels` (attention views, IG, channel gates, deletion
-drops) and one class-average IG figure (`sigattn.explain.ig_average`).
+drops), one class-average IG figure (`sigattn.explain.ig_average`) and, for bearings, the IG
+envelope spectrum per class (`sigattn.explain.ig_spectrum`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch import nn
 from sigattn.explain.attribution import integrated_gradients
 from sigattn.explain.capture import StageAttention
 from sigattn.explain.ig_average import ig_class_average_figure
+from sigattn.explain.ig_spectrum import ig_envelope_figure
 from sigattn.explain.window_panels import IG_STEPS, window_figures
 
 
@@ -82,13 +84,16 @@ def faithfulness_figures(
     per_class: int = 2,
     scores: Mapping[str, float] | None = None,
     r_index: int | None = None,
+    rpm: float | None = None,
     ig_windows: int = 64,
     ig_steps: int = IG_STEPS,
 ) -> dict[str, Figure]:
     """`attention/overlay_<class>_<correct|wrong>_<i>.png` per example window and
-    `attention/class_average_ig.png` (IG of the true class on up to `ig_windows` windows, a balanced
-    seeded choice). `stages` were collected on `x`; `index` numbers the windows in titles (default
-    their row); IG of each overlay is for the predicted class."""
+    `attention/class_average_ig.png` (IG of the true class on up to `ig_windows` windows, a
+    balanced seeded choice); with `rpm` (bearings) also `attention/class_envelope_ig.png`, the
+    envelope spectrum of the same IG maps with the fault frequencies marked. `stages` were
+    collected on `x`; `index` numbers the windows in titles (default their row); IG of each
+    overlay is for the predicted class."""
     index = np.arange(len(x)) if index is None else np.asarray(index)
     pred, k = probs.argmax(axis=1), len(classes)
     examples = _examples(y, probs, per_class, k)
@@ -105,4 +110,6 @@ def faithfulness_figures(
     pick = _balanced_choice(y, k, ig_windows)
     ig = integrated_gradients(model, x[pick], y[pick], side=None if side is None else side[pick], steps=ig_steps)
     figures["attention/class_average_ig.png"] = ig_class_average_figure(ig, y[pick], classes, fs, head, r_index=r_index)
+    if rpm is not None and fs:
+        figures["attention/class_envelope_ig.png"] = ig_envelope_figure(ig, y[pick], classes, fs, rpm, head)
     return figures

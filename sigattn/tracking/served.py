@@ -86,7 +86,7 @@ class SigattnModel(PythonModel):
     def load_context(self, context: Any) -> None:
         self.model, self.meta = model_from_checkpoint(context.artifacts[CHECKPOINT_KEY])
 
-    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:  # noqa: ANN001
+    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """`model_input`: see `split_inputs` (not annotated: MLflow would read a type hint as a schema)."""
         try:
             x, side = split_inputs(model_input)

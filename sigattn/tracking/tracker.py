@@ -25,11 +25,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 from torch import nn
 
-from sigattn.data.side import SideStats
 from sigattn.errors import SigattnError
-from sigattn.models.checkpoint import load_checkpoint
 from sigattn.tracking.locks import store_lock
-from sigattn.tracking.logged_model import log_served_model, log_torch_model
 
 _MAX_PARAM_VALUE = 6000  # MLflow's cap on a param value
 _PARAMS_PER_BATCH = 100  # MLflow's cap on params per log_batch
@@ -164,6 +161,10 @@ class MlflowTracker:
         as `model(x, side)`) and returns logits. `checkpoint` must be a sigattn checkpoint (best.pt):
         its ModelMeta gives the contract, and it rides along with both.
         """
+        from sigattn.data.side import SideStats  # imported here: they load scipy and mlflow.pyfunc
+        from sigattn.models.checkpoint import load_checkpoint
+        from sigattn.tracking.logged_model import log_served_model, log_torch_model
+
         run_id = self._open()
         if not Path(checkpoint).is_file():
             raise SigattnError(f"cannot log the model with checkpoint {checkpoint}: no such file")

@@ -49,8 +49,9 @@ class Tracker(Protocol):
         """The trained model, servable and loadable, with the checkpoint that rebuilds it.
 
         `sigattn.experiments.run` passes the best model on CPU in eval mode, best.pt, the first two
-        test windows (N, C, L) float32 and, for a model with side features, their side features
-        (N, F); `sigattn.models.checkpoint.model_from_checkpoint(best.pt)` rebuilds it."""
+        report-split windows (N, C, L) float32 and, for a model with side features, their raw side
+        features (N, F) before standardisation, as a client of the served model sends them;
+        `sigattn.models.checkpoint.model_from_checkpoint(best.pt)` rebuilds it."""
 
 
 class NullTracker:

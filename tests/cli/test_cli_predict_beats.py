@@ -150,3 +150,22 @@ def test_eval_on_another_beat_database_scores_per_class_and_per_record(beat_mode
     run_id = logged.output.split("evaluation run ")[1].split()[0]
     data = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'm.db'}").get_run(run_id).data
     assert "eval_all_record_se_V/x1" in data.metrics and data.tags["dataset"] == "wfdb-beats"
+
+
+@pytest.mark.realdata
+def test_predict_inputs_on_a_real_record_equal_the_prepared_test_beats(real_data_dir, tmp_path, monkeypatch):
+    from sigattn.train.bundle import bundle_meta
+
+    if not (real_data_dir / "mitdb" / "100.hea").is_file():
+        pytest.skip(f"{real_data_dir}/mitdb/100.hea not found: MIT-BIH real-data test skipped")
+    monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path))
+    options = ["data.rr_features=true", "data.beat_fs=180", "data.beat_context=neighbours"]
+    cfg = load_config(None, ["data.dataset=mitdb", f"data.data_dir={real_data_dir}", *options,
+                             "data.amplitude=record-median-beat"])  # fmt: skip
+    prepared = prepare(cfg.data)
+    test = prepared.splits["test"]
+    mine = test.groups == "100"
+    inputs = record_inputs(real_data_dir / "mitdb" / "100.hea", bundle_meta(cfg, prepared))
+    np.testing.assert_array_equal(inputs.x, test.x[mine])
+    np.testing.assert_allclose(inputs.side, test.side[mine], rtol=1e-6, atol=1e-6)
+    assert inputs.note is None

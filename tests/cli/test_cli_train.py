@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from sigattn.cli import app
+from sigattn.evaluate.raw import predict_raw
 from sigattn.models.checkpoint import model_from_checkpoint
 
 runner = CliRunner()
@@ -94,16 +95,20 @@ def test_train_eval_predict_and_pyfunc(workdir: Path):
     assert len(lines) == 1 + (3000 - 512) // 256 + 1
     assert lines[2].split(",")[1] == "256"
 
-    net, _ = model_from_checkpoint(next(workdir.glob(f"checkpoints/{run_id}/best.pt")))
+    net, meta = model_from_checkpoint(next(workdir.glob(f"checkpoints/{run_id}/best.pt")))
     x = np.random.default_rng(1).standard_normal((3, 1, 512)).astype(np.float32)
     mlflow.set_tracking_uri("sqlite:///" + (workdir / "mlflow.db").as_posix())
     try:
-        served = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(x)
+        served = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(x)  # raw windows in, names out
+        logits = mlflow.pyfunc.load_model(f"runs:/{run_id}/torch_model").predict(x)  # the bare module
     finally:
         mlflow.set_tracking_uri(None)
+    probs = predict_raw(net, meta, x)
+    assert list(served["label"]) == [meta.classes[i] for i in probs.argmax(1)]
+    np.testing.assert_allclose(served[[f"p_{c}" for c in meta.classes]].to_numpy(), probs, rtol=1e-4, atol=1e-6)
     with torch.no_grad():
         expected = net(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(np.asarray(served), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(logits), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_a_crash_ends_the_run_failed(workdir: Path, monkeypatch: pytest.MonkeyPatch):

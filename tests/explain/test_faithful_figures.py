@@ -11,6 +11,7 @@ from sigattn.data.types import Windows
 from sigattn.explain.capture import StageAttention
 from sigattn.explain.deletion import deletion_test
 from sigattn.explain.figures import attention_report
+from sigattn.explain.ig_spectrum import envelope_spectra
 from sigattn.explain.views import attention_views, best_first, window_drops
 from sigattn.models import AttnCNN
 
@@ -138,3 +139,27 @@ def test_deletion_scores_every_view_and_window_drops_find_the_sample_that_matter
     drops = window_drops(model, x, {"right": spot, "wrong": -spot}, np.ones(6, dtype=np.int64), fraction=0.05)
     assert set(drops) == {"right", "wrong", "random"} and drops["right"].shape == (6,)
     assert (drops["right"] > 0.4).all() and np.allclose(drops["wrong"], 0.0)
+
+
+def test_envelope_spectrum_peaks_at_the_rhythm_of_the_map():
+    fs, f0 = 12000.0, 162.0
+    t = np.arange(4096) / fs
+    maps = np.abs(np.sin(np.pi * f0 * t))[None] ** 8 * np.ones((3, 1))  # |IG|-like pulses at f0
+    freqs, spectra = envelope_spectra(maps, fs)
+    assert spectra.shape == (3, len(freqs)) and np.allclose(spectra.max(1), 1.0)
+    assert abs(freqs[spectra[0].argmax()] - f0) <= fs / 4096
+
+
+def test_bearing_runs_get_the_ig_envelope_spectrum_with_fault_lines():
+    rng = np.random.default_rng(0)
+    names = np.array(["r0"] * 12)
+    x = rng.standard_normal((12, 1, 256)).astype(np.float32)
+    windows = Windows(x, np.arange(12) % 2, ("Normal", "IR"), names, names, np.zeros(12, dtype=np.int64), 12000.0)
+    probs = np.eye(2)[windows.y] * 0.8 + 0.1
+    figures, _ = attention_report(tiny("se"), windows, probs, run_name="r", block="se", per_class=1,
+                                  dataset="synthetic")  # fmt: skip
+    (ax,) = figures["attention/class_envelope_ig.png"].axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_xlabel() == "envelope frequency (Hz)" and "envelope spectrum" in ax.get_title()
+    assert [label.split()[0] for label in legend[2:]] == ["BPFI", "BPFO", "2xBSF"] and legend[0].startswith("Normal")
+    assert "class_envelope_ig.png" not in " ".join(overlay("se"))  # ECG: no fault lines

@@ -20,9 +20,9 @@ import pytest
 from sigattn.config import load_config
 from sigattn.data.prepare import prepare
 from sigattn.evaluate.files import predict_files
-from sigattn.experiments.run import train_and_report
 from sigattn.models.checkpoint import model_from_checkpoint
 from sigattn.tracking import tracked_run
+from sigattn.train.loop import fit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 MLFLOW = str(Path(sys.executable).parent / "mlflow")
@@ -60,10 +60,9 @@ def _wait_for_ping(url: str, process: subprocess.Popen, log: Path, seconds: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"mlflow models serve exited with {process.returncode}: {log.read_text()[-1500:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{url}/ping", timeout=1) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/ping", timeout=1) as response:
+            if response.status == 200:
+                return
         time.sleep(0.5)
     pytest.fail(f"mlflow models serve did not answer /ping within {seconds:.0f} s: {log.read_text()[-1500:]}")
 
@@ -90,9 +89,10 @@ def test_served_model_answers_class_names_and_probabilities(tmp_path: Path, monk
     monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
     cfg = load_config(None, [*TINY, f"train.checkpoint_dir={tmp_path / 'ckpt'}"])
     prepared = prepare(cfg.data)
-    with tracked_run(cfg.tracking, run_name="serve-me") as tracker:
-        result = train_and_report(cfg, prepared, tracker, progress=False)
-    model, meta = model_from_checkpoint(result.best_checkpoint)
+    with tracked_run(cfg.tracking, run_name="serve-me") as tracker:  # what train_and_report logs, minus its report
+        best = fit(cfg, prepared, tracker, progress=False).best_checkpoint
+        model, meta = model_from_checkpoint(best)
+        tracker.log_model(model, best, prepared.splits["test"].x[:2])
 
     x = np.random.default_rng(0).standard_normal((2, 1, 256)).astype(np.float32) * 3 + 1  # raw, not z-scored
     files = [str(tmp_path / f"w{i}.npy") for i in range(len(x))]

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -20,8 +21,11 @@ from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
+from sigattn.config import load_config
 from sigattn.errors import SigattnError
-from sigattn.models import create_model
+from sigattn.evaluate.raw import predict_raw
+from sigattn.models.checkpoint import load_checkpoint, model_for, save_checkpoint
+from sigattn.models.meta import ModelMeta
 from sigattn.tracking import (
     SOURCE_RUN_TAG,
     MlflowTracker,
@@ -65,14 +69,17 @@ def _client(uri: str | None = None) -> MlflowClient:
 
 
 def _model_and_checkpoint(folder: Path) -> tuple[torch.nn.Module, Path, np.ndarray]:
+    """A sigattn checkpoint (best.pt with its ModelMeta) of an untrained 3-class model on (N, 1, 256) windows."""
     torch.manual_seed(0)
-    model = create_model("cnn", 1, 3, block="se")
-    checkpoint = folder / "best.pt"
-    torch.save({"state_dict": model.state_dict()}, checkpoint)
+    meta = ModelMeta(model=load_config(None, ["model.block=se"]).to_dict()["model"], in_channels=1,
+                     classes=("a", "b", "c"), fs=1000.0, window_length=256, window_stride=None,
+                     transforms=({"name": "normalize", "method": "zscore"},), dataset="synthetic")  # fmt: skip
+    model = model_for(meta)
+    checkpoint = save_checkpoint(folder / "best.pt", model=model, meta=meta)
     return model, checkpoint, np.random.default_rng(0).standard_normal((4, 1, 256)).astype(np.float32)
 
 
-def _predict_pyfunc(model_uri: str, tracking_uri: str, x: np.ndarray) -> np.ndarray:
+def _predict_pyfunc(model_uri: str, tracking_uri: str, x: np.ndarray) -> Any:
     """Load the logged model and predict (MLflow 3.17 drops `tracking_uri` on the way from a
     runs:/ URI to its logged model, so the global URI is set meanwhile)."""
     with global_tracking_uri(tracking_uri):
@@ -245,14 +252,21 @@ def test_logged_model_loads_as_pyfunc_and_predicts_like_torch(local_store: Path)
     assert model.training, "log_model must not change the caller's model"
     with torch.no_grad():
         expected = model.eval()(torch.from_numpy(x)).numpy()
-    predicted = _predict_pyfunc(f"runs:/{tracker.run_id}/model", tracker.tracking_uri, x)
+    predicted = _predict_pyfunc(f"runs:/{tracker.run_id}/torch_model", tracker.tracking_uri, x)
     np.testing.assert_allclose(predicted, expected, rtol=1e-4, atol=1e-5)
-    logged = _client().search_logged_models([tracker.experiment_id])[0]
-    assert logged.name == "model" and logged.source_run_id == tracker.run_id
-    files = {f.path for f in _client().list_logged_model_artifacts(logged.model_id)}
+    served = _predict_pyfunc(f"runs:/{tracker.run_id}/model", tracker.tracking_uri, x)
+    assert list(served.columns) == ["label", "p_a", "p_b", "p_c"]  # raw windows in: the model z-scores them itself
+    probs = predict_raw(model, load_checkpoint(checkpoint)["meta"], x)
+    np.testing.assert_allclose(served[["p_a", "p_b", "p_c"]], probs, rtol=1e-4, atol=1e-6)
+    logged = {m.name: m for m in _client().search_logged_models([tracker.experiment_id])}
+    assert set(logged) == {"model", "torch_model"}
+    assert all(m.source_run_id == tracker.run_id for m in logged.values())
+    files = {f.path for f in _client().list_logged_model_artifacts(logged["torch_model"].model_id)}
     assert {"MLmodel", "extra_files", "data", "input_example.json"} <= files
-    data = {f.path for f in _client().list_logged_model_artifacts(logged.model_id, "data")}
+    data = {f.path for f in _client().list_logged_model_artifacts(logged["torch_model"].model_id, "data")}
     assert "data/model.pt2" in data, "pt2 (torch.export) loads without sigattn or pickle"
+    files = {f.path for f in _client().list_logged_model_artifacts(logged["model"].model_id, "artifacts")}
+    assert files == {"artifacts/best.pt"}, "the served model carries the checkpoint"
     assert elapsed < 30
 
 
@@ -331,8 +345,9 @@ def test_team_mode_logs_to_a_tracking_server(mlflow_server: str, local_store: Pa
     assert run.data.params["model.backbone"] == "cnn"
     with torch.no_grad():
         expected = model.eval()(torch.from_numpy(x)).numpy()
-    predicted = _predict_pyfunc(f"runs:/{tracker.run_id}/model", mlflow_server, x)
+    predicted = _predict_pyfunc(f"runs:/{tracker.run_id}/torch_model", mlflow_server, x)
     np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-6)
+    assert len(_predict_pyfunc(f"runs:/{tracker.run_id}/model", mlflow_server, x)) == len(x)
     local = resolve_checkpoint(tracker.run_id, tracking_uri=mlflow_server, dst_dir=local_store / "dl")
     assert local.read_bytes() == checkpoint.read_bytes()
     assert not (local_store / "mlflow.db").exists() and not (local_store / "mlruns").exists()

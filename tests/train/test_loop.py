@@ -99,11 +99,11 @@ def test_fit_reports_metrics_figures_model_and_checkpoints(tmp_path, prepared):
     (scores, score_step), = [(m, s) for m, s in tracker.named("log_metrics") if "deletion_drop_ig" in m]  # fmt: skip
     assert score_step == 1 and {"deletion_drop_random", "deletion_accuracy", "input_align_IR"} <= set(scores)
     attention = [f"attention/channels_stage{k}.png" for k in range(4)]  # se: channel gates only
-    assert sorted(path for _, path in tracker.named("log_figure")) == [
-        *attention,
-        "plots/confusion_test.png",
-        "plots/curves.png",
-    ]
+    attention += ["attention/class_average_ig.png", "attention/class_envelope_ig.png"]  # IG, every block
+    logged = sorted(path for _, path in tracker.named("log_figure"))
+    overlays = [path for path in logged if path.startswith("attention/overlay_")]  # IG + channel gates per window
+    assert overlays and sorted(set(logged) - set(overlays)) == sorted([*attention, "plots/confusion_test.png",
+                                                                        "plots/curves.png"])  # fmt: skip
     (report, report_path), (maps, maps_path) = tracker.named("log_dict")  # fmt: skip
     assert report_path == "reports/test_report.json" and set(report["per_class"]) == set(prepared.classes)
     assert maps_path == "attention/maps.json" and len(maps["stages"]) == 4
