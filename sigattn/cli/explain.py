@@ -54,6 +54,7 @@ def explain(
         raise typer.BadParameter("scores need labelled windows: leave out INPUT to use the model's data split")
     selection = Selection(class_name, limit, stage)
     skipped: list[str] = []
+    notes: list[str] = []  # printed once everything succeeded: an error stays one line
     with user_errors():
         check_writable_folder(out, "--out")
         net, meta, _ = load_model(model, tracking_uri)
@@ -65,7 +66,8 @@ def explain(
             for name in files:
                 path, _, key = name.partition("#")
                 signal, file_fs = read_signal(Path(path), key=key or None)
-                x, starts = windows_for_model(signal, file_fs or fs, meta, name)
+                x, starts, note = windows_for_model(signal, file_fs or fs, meta, name)
+                notes += [note] if note else []
                 parts.append(x)
                 names += [f"{Path(path).name}@{start}" for start in starts]
             x, labels, side = np.concatenate(parts), None, None
@@ -85,6 +87,8 @@ def explain(
                                       block=cfg.model.blocks_label(), side=side, run_scores=results)  # fmt: skip
     for path in skipped:
         typer.secho(f"skipped {path}: not a signal file", err=True)
+    for note in notes:
+        typer.secho(note, err=True)
     typer.echo(f"wrote {_plots(written)} and maps.json to {out}")
     if results is not None:
         table = Table(title=f"interpretability scores ({split} split)")

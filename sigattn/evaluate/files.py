@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from sigattn.data.filters import resample
 from sigattn.data.manifest import read_signal
 from sigattn.data.transforms import Pipeline
 from sigattn.data.windows import sliding_windows
@@ -49,10 +50,13 @@ def input_files(paths: list[str]) -> tuple[list[str], list[str]]:
 
 def windows_for_model(
     signal: np.ndarray, fs: float | None, meta: ModelMeta, source: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Windows (N, C, L) of one (C, T) signal, prepared as at training time, and their starts.
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Windows (N, C, L) of one (C, T) signal, prepared as at training time, their starts, and a
+    one-line note when the rate was assumed or changed.
 
-    Starts are sample indices in the input signal. `fs` None means "at the model's rate".
+    Starts are sample indices in the input signal. `fs` None means "at the model's rate" (noted).
+    A signal at another rate is resampled to the model's (scipy.signal.resample_poly; noted),
+    unless the model's transforms resample it themselves.
     """
     if meta.side_features or meta.beat is not None:
         raise SigattnError(
@@ -64,19 +68,21 @@ def windows_for_model(
         raise SigattnError(f"{source}: {channels} channel(s); the model expects {expected}")
     pipeline = Pipeline(list(meta.transforms))
     resamples = any(step["name"] == "resample" for step in pipeline.record_steps)
-    model_fs = meta.fs
+    model_fs, note, input_fs = meta.fs, None, fs
     if fs is None:
         if resamples:
             raise SigattnError(f"{source}: sampling rate unknown; pass --fs (the model resamples its input)")
-        fs = model_fs
+        fs = input_fs = model_fs
+        note = f"{source}: the file carries no sampling rate; assumed the model's {model_fs:g} Hz (else pass --fs)"
     elif not resamples and not np.isclose(fs, model_fs):
-        raise SigattnError(f"{source}: sampled at {fs:g} Hz; the model expects {model_fs:g} Hz")
+        signal, fs = resample(signal, fs, model_fs)
+        note = f"{source}: resampled from {input_fs:g} Hz to the model's {model_fs:g} Hz (scipy.signal.resample_poly)"
     signal, out_fs = pipeline.apply_record(signal, fs)
     length = meta.window_length
     stride = meta.window_stride or length
     views, starts = sliding_windows(signal, length, stride, source=source)
     x = pipeline.apply_windows(np.ascontiguousarray(views, dtype=np.float32), out_fs)
-    return np.asarray(x, dtype=np.float32), np.round(starts * fs / out_fs).astype(np.int64)
+    return np.asarray(x, dtype=np.float32), np.round(starts * input_fs / out_fs).astype(np.int64), note
 
 
 @dataclass
@@ -149,7 +155,8 @@ def predict_files(
         if fs is not None and file_fs is not None and not np.isclose(fs, file_fs):
             raise SigattnError(f"{name}: --fs {fs:g} Hz contradicts the file's {file_fs:g} Hz")
         rate = file_fs if file_fs is not None else fs
-        x, starts = windows_for_model(signal, rate, meta, name)
+        x, starts, note = windows_for_model(signal, rate, meta, name)
+        result.notes += [note] if note else []
         probs = predict_proba(model, x, batch_size)
         seconds = starts / (rate or meta.fs)
         for start, t, p in zip(starts, seconds, probs, strict=True):

@@ -330,20 +330,6 @@ CASES = [
         ["x.npy", "the model expects 1"],
     ),
     (
-        "predict-wrong-fs-option",
-        npy("x.npy"),
-        ["predict", "{ck}", "x.npy", "--fs", "1000"],
-        1,
-        ["x.npy", "sampled at 1000 Hz; the model expects 12000 Hz"],
-    ),
-    (
-        "predict-wfdb-at-another-rate",
-        record("r", fs=360),
-        ["predict", "{ck}", "r"],
-        1,
-        ["r", "sampled at 360 Hz; the model expects 12000 Hz"],
-    ),
-    (
         "predict-fs-contradicts-file",
         record("r"),
         ["predict", "{ck}", "r", "--fs", "360"],
