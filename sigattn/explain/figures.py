@@ -20,7 +20,7 @@ from sigattn.errors import SigattnError
 from sigattn.explain.alignment import BEARING_DATASETS, nominal_rpm
 from sigattn.explain.capture import StageAttention, collect_attention
 from sigattn.explain.class_maps import class_distance
-from sigattn.explain.overlay import DPI, PANEL, _label, overlay_figure
+from sigattn.explain.overlay import DPI, PANEL, _label, finish_class_axes, overlay_figure
 from sigattn.explain.run_figures import _balanced_choice, faithfulness_figures
 
 __all__ = ["_balanced_choice", "attention_report", "channel_heatmap_figure", "class_average_figure", "overlay_figure"]
@@ -72,13 +72,9 @@ def class_average_figure(
             continue
         (line,) = ax.plot(t, mean[k], linewidth=1.2, label=name)
         ax.fill_between(t, mean[k] - spread[k], mean[k] + spread[k], color=line.get_color(), alpha=0.15, linewidth=0)
-    ax.set_xlabel("time (s)" if fs else "time (samples)")
-    ax.set_ylabel(f"mean {_label(kind)}")
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlim(t[0], t[-1])
-    ax.grid(alpha=0.3)
-    ax.legend(title="true class (mean ± std)", fontsize=8, ncol=max(1, len(classes) // 6), loc="upper right")
-    ax.set_title(f"{title}: {stage_name}, mean temporal attention per class", fontsize=10)
+    xlabel = "time (s)" if fs else "time (samples)"
+    heading = f"{title}: {stage_name}, mean temporal attention per class"
+    finish_class_axes(ax, t, xlabel, f"mean {_label(kind)}", len(classes), heading)
     return fig
 
 

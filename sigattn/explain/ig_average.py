@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from sigattn.errors import SigattnError
 from sigattn.explain.ecg_mass import P_WINDOW_MS, QRS_MS
-from sigattn.explain.overlay import DPI, PANEL
+from sigattn.explain.overlay import DPI, PANEL, finish_class_axes
 
 
 def ig_class_average_figure(
@@ -51,11 +51,6 @@ def ig_class_average_figure(
         mean, std = rows.mean(axis=0), rows.std(axis=0)
         (line,) = ax.plot(t, mean, linewidth=1.2, label=f"{name} (n={len(rows)})")
         ax.fill_between(t, mean - std, mean + std, color=line.get_color(), alpha=0.15, linewidth=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("mean |IG| / window max (0-1)")
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlim(t[0], t[-1])
-    ax.grid(alpha=0.3)
-    ax.legend(title="true class (mean ± std)", fontsize=8, ncol=max(1, len(classes) // 6), loc="upper right")
-    ax.set_title(f"{title}: Integrated Gradients, mean |attribution| per class", fontsize=10)
+    heading = f"{title}: Integrated Gradients, mean |attribution| per class"
+    finish_class_axes(ax, t, xlabel, "mean |IG| / window max (0-1)", len(classes), heading)
     return fig

@@ -104,3 +104,14 @@ def overlay_figure(
         _bars(ax, name, g)
     fig.suptitle(title if note is None else f"{title}\n{note}", fontsize=10)
     return fig
+
+
+def finish_class_axes(ax, t: np.ndarray, xlabel: str, ylabel: str, n_classes: int, title: str) -> None:
+    """Labels, 0-1 range, grid, legend and title of a per-class mean-map plot."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlim(t[0], t[-1])
+    ax.grid(alpha=0.3)
+    ax.legend(title="true class (mean ± std)", fontsize=8, ncol=max(1, n_classes // 6), loc="upper right")
+    ax.set_title(title, fontsize=10)
