@@ -5,6 +5,8 @@ example; a bottleneck transform Conv1x1(C -> C*ratio) -> LayerNorm -> ReLU -> Co
 back to C turns it into a per-channel term fused by `channel_add` (default) and/or
 `channel_mul` (sigmoid). `pooling="avg"` replaces attention pooling by a plain mean.
 Gates: temporal softmax (N, 1, L) with attention pooling; channel (N, C, 1) with channel_mul.
+As in GCNet, the last layer of the `channel_add` transform starts at zero, so the block starts as
+the identity and the network learns how much context to add.
 """
 
 from collections.abc import Sequence
@@ -49,6 +51,9 @@ class GlobalContext(nn.Module):
             self.score = nn.Conv1d(channels, 1, 1)
             self.temporal_gate = Gate("softmax", "temporal")
         self.add = _transform(channels, hidden) if "channel_add" in fusions else None
+        if self.add is not None:
+            nn.init.zeros_(self.add[-1].weight)
+            nn.init.zeros_(self.add[-1].bias)
         if "channel_mul" in fusions:
             self.mul = _transform(channels, hidden)
             self.channel_gate = Gate("sigmoid", "channel")

@@ -14,6 +14,7 @@ from sigattn.config.validation import Section, must_be
 
 ShiftMode = Literal["edge", "circular"]
 Relative = bounded(0.0, 10.0)  # [0, 10): a multiple of the window's std
+Fractional = bounded(0.0, 0.5)  # [0, 0.5): a relative change
 
 
 def _scale_range(value: Any) -> tuple[float, float] | None:
@@ -38,7 +39,9 @@ class AugmentConfig(Section):
     """Training-batch augmentation. `amplitude` [low, high]: scale each window by a factor drawn
     from that range; `noise`: Gaussian noise with this multiple of the window's std; `baseline_wander`:
     see `WanderConfig`; `shift`: move each window by up to ±`shift` samples (R-peak jitter),
-    wrapping round (`circular`) or repeating the edge sample (`edge`)."""
+    wrapping round (`circular`) or repeating the edge sample (`edge`); `stretch`: resample each
+    window in time by a factor drawn from [1 - stretch, 1 + stretch] about its centre (a speed or
+    heart-rate change of that many per cent, linear interpolation)."""
 
     where: ClassVar[str] = "train.augment"
     amplitude: Annotated[tuple[float, float] | None, BeforeValidator(_scale_range)] = None
@@ -46,8 +49,9 @@ class AugmentConfig(Section):
     baseline_wander: WanderConfig | None = None
     shift: NonNegativeInt = 0
     shift_mode: Annotated[ShiftMode, one_of(ShiftMode)] = "edge"
+    stretch: Fractional = 0.0
 
     @property
     def active(self) -> bool:
         """Whether any augmentation is on."""
-        return bool(self.amplitude or self.noise or self.baseline_wander or self.shift)
+        return bool(self.amplitude or self.noise or self.baseline_wander or self.shift or self.stretch)

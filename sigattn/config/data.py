@@ -44,11 +44,18 @@ AMPLITUDES: tuple[str, ...] = get_args(Amplitude)
 
 
 class WindowConfig(Section):
-    """Sliding windows: `length` and `stride` in samples (after any resampling)."""
+    """Sliding windows: `length` and `stride` in samples (after any resampling). `train_stride`
+    cuts the train split alone with another stride (overlapping-window augmentation: val and test
+    windows keep `stride`); null uses `stride` everywhere."""
 
     where: ClassVar[str] = "data.window"
     length: PositiveInt = 1024
     stride: PositiveInt = 512
+    train_stride: PositiveInt | None = None
+
+    def stride_of(self, split: str) -> int:
+        """The stride windows of `split` are cut with."""
+        return self.train_stride if split == "train" and self.train_stride else self.stride
 
 
 Fraction = Annotated[float, Gt(0), Lt(1)]
@@ -59,6 +66,8 @@ class SplitConfig(Section):
 
     With `by-group`, `segment_groups` are cut into train | guard | val | guard | test segments
     by `fractions` (as `segment` does) while every other group goes whole to one split.
+    `exclude` (by-group) names groups left out of every split, e.g. the outer test fold of a nested
+    cross-validation, so they are never windowed.
     With `inter-patient`, `folds` K deals the DS1 records into K folds and `fold` (0-based) is val
     (sigattn.data.folds); `fractions` then no longer picks val.
     """
@@ -69,6 +78,7 @@ class SplitConfig(Section):
     guard: Annotated[Annotated[int, Ge(0)] | None, BeforeValidator(_guard)] = None
     groups: Annotated[dict[SplitName, tuple[str, ...]] | None, BeforeValidator(_groups)] = None
     segment_groups: Annotated[tuple[str, ...], BeforeValidator(_group_names)] = ()
+    exclude: Annotated[tuple[str, ...], BeforeValidator(_group_names)] = ()
     seed: NonNegativeInt = 0
     allow_random: Flag = False
     folds: Annotated[int | None, BeforeValidator(_guard)] = None
@@ -85,6 +95,8 @@ class SplitConfig(Section):
                 f"data.split.segment_groups needs split.strategy 'by-group' (the other groups stay whole); "
                 f"got strategy {self.strategy!r}"
             )
+        if self.exclude and self.strategy != "by-group":
+            raise broken_rule(f"data.split.exclude needs split.strategy 'by-group'; got strategy {self.strategy!r}")
         both = sorted(set(self.segment_groups) & {g for gs in (self.groups or {}).values() for g in gs})
         if both:
             raise broken_rule(

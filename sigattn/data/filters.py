@@ -150,6 +150,15 @@ def envelope(x: np.ndarray) -> np.ndarray:
     return out.astype(x.dtype, copy=False) if np.issubdtype(x.dtype, np.floating) else out
 
 
+def with_envelope(x: np.ndarray, fs: float, low: float, high: float, order: int = 4) -> np.ndarray:
+    """`x` (C, T) or (N, C, T) with its band-passed Hilbert envelope appended as channels: (2C, T). The envelope of the
+    `low`-`high` Hz band carries bearing fault rhythms (impacts exciting a resonance) whatever
+    the defect size; its mean is removed so that it is a rhythm, not a level."""
+    env = envelope(bandpass(x, fs, low, high, order))
+    env = env - env.mean(axis=-1, keepdims=True)
+    return np.concatenate([np.asarray(x, dtype=env.dtype), env], axis=-2)
+
+
 def spectrum(x: np.ndarray) -> np.ndarray:
     """One-sided magnitude spectrum |rfft| / L along the last axis: length L becomes L//2 + 1."""
     x = np.asarray(x)

@@ -159,14 +159,22 @@ def make_splits(
     recordings: Sequence[Recording], split: SplitConfig, window: WindowConfig, classes: Sequence[str]
 ) -> dict[str, Windows]:
     """Cut `recordings` into train/val/test windows with the configured strategy."""
-    length, stride = window.length, window.stride
+    length = window.length
     if split.strategy == "segment":
         spans = _segment_spans(recordings, range(len(recordings)), split, length)
-        return {name: window_spans(recordings, spans[name], length, stride, classes) for name in SPLITS}
-    whole = [(i, 0, rec.signal.shape[-1]) for i, rec in enumerate(recordings)]
+        return {name: window_spans(recordings, spans[name], length, window.stride_of(name), classes) for name in SPLITS}
     if split.strategy == "random":
-        w = window_spans(recordings, whole, length, stride, classes)
-        return split_random(w, split.fractions, split.seed, split.allow_random)
+        if window.train_stride:
+            raise SigattnError("data.window.train_stride needs split.strategy segment or by-group, not 'random'")
+        whole = [(i, 0, rec.signal.shape[-1]) for i, rec in enumerate(recordings)]
+        return split_random(window_spans(recordings, whole, length, window.stride, classes), split.fractions,
+                            split.seed, split.allow_random)  # fmt: skip
+    excluded = set(split.exclude)
+    absent = sorted(excluded - {rec.group for rec in recordings})
+    if absent:
+        raise SigattnError(f"split.exclude names group(s) {', '.join(absent[:5])} that the data does not have")
+    recordings = [rec for rec in recordings if rec.group not in excluded]
+    whole = [(i, 0, rec.signal.shape[-1]) for i, rec in enumerate(recordings)]
     cut = set(split.segment_groups)
     absent = sorted(cut - {rec.group for rec in recordings})
     if absent:
@@ -179,7 +187,7 @@ def make_splits(
         chosen = spans[name] + [s for s in whole if group_split.get(recordings[s[0]].group) == name]
         if not chosen:
             raise SigattnError(f"split {name!r} received no groups; need more groups or other split.fractions")
-        out[name] = window_spans(recordings, sorted(chosen), length, stride, classes)
+        out[name] = window_spans(recordings, sorted(chosen), length, window.stride_of(name), classes)
     return out
 
 

@@ -1,7 +1,9 @@
 """A transform pipeline built from config: `[{"name": "bandpass", "low": 0.5, "high": 40}, ...]`.
 
-Record-level steps (filters, notch, baseline, resample) run on a whole recording before
-windowing; window-level steps (normalize, envelope, spectrum) run on (N, C, L) windows after.
+Record-level steps (filters, notch, baseline, resample, record_normalize, add_envelope) run on a
+whole recording before windowing; window-level steps (normalize, envelope, spectrum) run on
+(N, C, L) windows after. `add_envelope` keeps the signal and appends its band-passed Hilbert
+envelope as more channels; `envelope` then `spectrum` gives an envelope spectrum input.
 The pipeline is pure given its config, so train, eval and predict apply the same thing.
 """
 
@@ -43,6 +45,14 @@ STEPS: dict[str, StepSpec] = {
     "notch": StepSpec("record", {"freq": (float, 50.0), "q": (float, 30.0)}, _record(filters.notch)),
     "baseline": StepSpec("record", {"cutoff": (float, 0.5), "order": (int, 2)}, _record(filters.remove_baseline)),
     "resample": StepSpec("record", {"target": (float, _REQUIRED)}, filters.resample),
+    "record_normalize": StepSpec(
+        "record", {"method": (str, "zscore")}, lambda x, fs, **p: (filters.normalize(x, **p), fs)
+    ),
+    "add_envelope": StepSpec(
+        "record",
+        {"low": (float, _REQUIRED), "high": (float, _REQUIRED), "order": (int, 4)},
+        _record(filters.with_envelope),
+    ),
     "normalize": StepSpec("window", {"method": (str, "zscore")}, lambda x, fs, **p: filters.normalize(x, **p)),
     "envelope": StepSpec("window", {}, lambda x, fs: filters.envelope(x)),
     "spectrum": StepSpec("window", {}, lambda x, fs: filters.spectrum(x)),
@@ -54,7 +64,7 @@ def _check_value(step: str, key: str, kind: type, value: Any) -> Any:
     if kind is str:
         if not isinstance(value, str):
             raise SigattnError(f"{where} must be a string; got {value!r}")
-        if step == "normalize" and value not in filters.NORMALIZE_METHODS:
+        if step.endswith("normalize") and value not in filters.NORMALIZE_METHODS:
             raise SigattnError(f"{where} must be one of: {', '.join(filters.NORMALIZE_METHODS)}; got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -85,8 +95,8 @@ def _parse_step(item: Mapping[str, Any], index: int) -> dict[str, Any]:
             step[key] = default
         else:
             step[key] = _check_value(name, key, kind, item[key])
-    if name == "bandpass" and not step["low"] < step["high"]:
-        raise SigattnError(f"transform 'bandpass' needs low < high; got low={step['low']}, high={step['high']}")
+    if name in ("bandpass", "add_envelope") and not step["low"] < step["high"]:
+        raise SigattnError(f"transform {name!r} needs low < high; got low={step['low']}, high={step['high']}")
     return step
 
 

@@ -63,7 +63,7 @@ def windows_for_model(
             f"{source}: this model also reads the RR intervals of annotated beats; it predicts beat by beat on "
             "WFDB records (.hea) with --beats annotations or --beats detect"
         )
-    channels, expected = signal.shape[0], meta.in_channels
+    channels, expected = signal.shape[0], meta.signal_channels
     if channels != expected:
         raise SigattnError(f"{source}: {channels} channel(s); the model expects {expected}")
     pipeline = Pipeline(list(meta.transforms))

@@ -60,7 +60,7 @@ def prepare_raw(meta: ModelMeta, x: object, side: object | None = None) -> tuple
     why = refusal(meta)
     if why:
         raise SigattnError(why)
-    x = _numeric(x, "x (raw windows)", (-1, meta.in_channels, meta.window_length))
+    x = _numeric(x, "x (raw windows)", (-1, meta.signal_channels, meta.window_length))
     names = meta.side_features
     if not names and side is not None:
         raise SigattnError("this model reads no side features; send the windows x alone")

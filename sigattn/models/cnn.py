@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from sigattn.blocks import create_block
 from sigattn.errors import SigattnError
@@ -22,12 +23,33 @@ from sigattn.models.layers import (
 )
 
 
+class KernelDropoutConv1d(nn.Conv1d):
+    """A Conv1d whose kernel weights are dropped at random while training (DropConnect, as TICNN's
+    first-layer kernel dropout): each batch sees a slightly different filter bank."""
+
+    def __init__(self, *args, p: float = 0.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not 0.0 <= p < 1.0:
+            raise SigattnError(f"kernel_dropout must be in [0, 1); got {p!r}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not (self.training and self.p):
+            return super().forward(x)
+        return self._conv_forward(x, F.dropout(self.weight, self.p, training=True), self.bias)
+
+
 class ConvStage(nn.Module):
     """Conv1d -> BatchNorm -> ReLU -> attention block -> MaxPool(2)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, padding: int, block: str):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel: int, stride: int, padding: int, block: str,
+        kernel_dropout: float = 0.0,
+    ):  # fmt: skip
         super().__init__()
-        self.conv = nn.Conv1d(in_channels, out_channels, kernel, stride=stride, padding=padding, bias=False)
+        self.conv = KernelDropoutConv1d(
+            in_channels, out_channels, kernel, stride=stride, padding=padding, bias=False, p=kernel_dropout
+        )
         self.bn = nn.BatchNorm1d(out_channels)
         self.act = nn.ReLU(inplace=True)
         self.attn = create_block(block, out_channels)
@@ -49,7 +71,8 @@ class AttnCNN(nn.Module):
     """Stages of conv/BN/ReLU/attention/pool, global pooling and a linear head.
 
     The first stage has a wide kernel (as WDCNN does for vibration), later ones small
-    kernels. `block` names the attention block for every stage, or one per stage.
+    kernels. `block` names the attention block for every stage, or one per stage;
+    `kernel_dropout` drops that fraction of the first stage's kernel weights in training.
     """
 
     def __init__(
@@ -66,6 +89,7 @@ class AttnCNN(nn.Module):
         head_pooled: int = 1,
         head_hidden: int = 0,
         side_features: int = 0,
+        kernel_dropout: float = 0.0,
         name: str = "cnn",
     ) -> None:
         super().__init__()
@@ -81,7 +105,7 @@ class AttnCNN(nn.Module):
         channels = [in_channels, *widths]
         self.stages = nn.Sequential(
             *(
-                ConvStage(channels[i], channels[i + 1], *self.geometry[i], name)
+                ConvStage(channels[i], channels[i + 1], *self.geometry[i], name, kernel_dropout if i == 0 else 0.0)
                 for i, name in enumerate(blocks_per_stage(block, n))
             )
         )

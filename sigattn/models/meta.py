@@ -46,6 +46,13 @@ class ModelMeta:
     config: dict[str, Any] = field(default_factory=dict)
     sigattn_version: str = "unknown"
 
+    @property
+    def signal_channels(self) -> int:
+        """Channels of the signal a user gives: `in_channels` less those the transforms add
+        (each `add_envelope` appends one envelope per channel)."""
+        added = sum(step.get("name") == "add_envelope" for step in self.transforms)
+        return self.in_channels >> added
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data with the format number, as stored in a checkpoint."""
         data = asdict(self)

@@ -71,7 +71,7 @@ def log_served_model(
     description = {
         "classes": list(meta.classes),
         "fs": meta.fs,
-        "x": {"shape": ["N", meta.in_channels, meta.window_length], "sampled_at_hz": meta.fs},
+        "x": {"shape": ["N", meta.signal_channels, meta.window_length], "sampled_at_hz": meta.fs},
         "side": {"shape": ["N", len(meta.side_features)], "names": list(meta.side_features)}
         if side is not None
         else None,

@@ -3,7 +3,7 @@
 Each batch draws one seed from the run's generator (the one that orders the batches, saved in
 last.pt), so the same seed gives the same augmented batches and a resumed run the same as a
 straight one. The random numbers themselves are drawn on the batch's device. Applied to the
-signal input x (B, C, L) only, in this order: shift, amplitude, baseline wander, noise; wander
+signal input x (B, C, L) only, in this order: shift, stretch, amplitude, baseline wander, noise; wander
 and noise are scaled by each window's own std (per channel), taken before any change.
 """
 
@@ -24,6 +24,20 @@ def shift(x: Tensor, max_shift: int, mode: str, g: torch.Generator) -> Tensor:
     idx = torch.arange(length, device=x.device)[None, :] - offsets
     idx = idx % length if mode == "circular" else idx.clamp(0, length - 1)
     return x.gather(2, idx[:, None, :].expand(n, c, length))
+
+
+def stretch(x: Tensor, amount: float, g: torch.Generator) -> Tensor:
+    """Each window resampled in time about its centre by a factor in [1 - amount, 1 + amount]
+    (linear interpolation; samples past an edge repeat the edge sample)."""
+    n, c, length = x.shape
+    factor = 1 + amount * (2 * torch.rand((n, 1), generator=g, device=x.device) - 1)
+    centre = (length - 1) / 2
+    pos = (centre + (torch.arange(length, device=x.device) - centre) * factor).clamp(0, length - 1)
+    lo = pos.floor().long().clamp(max=length - 2) if length > 1 else pos.long()
+    frac = (pos - lo).to(x.dtype)[:, None, :]
+    left = x.gather(2, lo[:, None, :].expand(n, c, length))
+    right = x.gather(2, (lo + 1).clamp(max=length - 1)[:, None, :].expand(n, c, length))
+    return left + frac * (right - left)
 
 
 def wander(x: Tensor, std: Tensor, amplitude: float, max_hz: float, fs: float, g: torch.Generator) -> Tensor:
@@ -54,6 +68,8 @@ class Augmenter:
         std = x.float().std(dim=-1, keepdim=True).to(x.dtype) if (a.noise or a.baseline_wander) else None
         if a.shift:
             x = shift(x, a.shift, a.shift_mode, g)
+        if a.stretch:
+            x = stretch(x, a.stretch, g)
         if a.amplitude:
             low, high = a.amplitude
             x = x * (low + (high - low) * torch.rand((len(x), 1, 1), generator=g, device=x.device, dtype=x.dtype))

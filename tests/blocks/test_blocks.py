@@ -27,8 +27,12 @@ def test_runs_in_low_precision(name, dtype):
 @pytest.mark.parametrize("name", GATED)
 def test_gates_in_unit_interval_and_grads_reach_every_parameter(name):
     block = create_block(name, 16)
+    x = torch.randn(4, 16, 50)
+    block(x).square().mean().backward()  # one step first: GC's zero-initialised layer then passes gradients on
+    torch.optim.SGD(block.parameters(), lr=0.1).step()
+    block.zero_grad()
     with capture_gates(block) as gates:
-        block(torch.randn(4, 16, 50)).square().mean().backward()
+        block(x).square().mean().backward()
     assert gates and all(((g > 0) & (g < 1)).all() for g in gates.values())
     for pname, p in block.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, pname
@@ -70,6 +74,14 @@ def test_gc_softmax_sums_to_one_over_time_and_mul_gate_is_captured():
         block(torch.randn(3, 16, 40))
     torch.testing.assert_close(raw["w"].sum(dim=-1), torch.ones(3, 1))
     assert gates["channel_gate"].shape == (3, 16)
+
+
+def test_gc_starts_as_the_identity_and_learns_to_add_context():
+    block = create_block("gc", 16)
+    x = torch.randn(2, 16, 30)
+    assert torch.equal(block(x), x)  # GCNet: the last transform layer starts at zero
+    (block(x) - 1).square().mean().backward()
+    assert block.add[-1].weight.grad.abs().sum() > 0
 
 
 def test_gc_avg_pooling_has_no_temporal_map():

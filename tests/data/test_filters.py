@@ -102,6 +102,32 @@ def test_envelope_and_spectrum():
     assert np.argmax(spec[0, 0]) == 100 and spec[0, 0, 100] == pytest.approx(0.5, abs=1e-6)
 
 
+def test_add_envelope_appends_the_band_envelope_and_keeps_the_signal():
+    fs = 12000.0
+    t = np.arange(24000) / fs
+    rhythm = 1 + 0.8 * np.cos(2 * np.pi * 100 * t)  # a 100 Hz impact rhythm on a 3 kHz resonance
+    x = (rhythm * np.sin(2 * np.pi * 3000 * t) + np.sin(2 * np.pi * 30 * t)).astype(np.float32)[None]
+    pipe = Pipeline([{"name": "add_envelope", "low": 1000, "high": 5000}])
+    out, out_fs = pipe.apply_record(x, fs)
+    assert out.shape == (2, 24000) and out.dtype == np.float32 and out_fs == fs
+    np.testing.assert_array_equal(out[0], x[0])
+    spec = np.abs(np.fft.rfft(out[1, 2000:-2000]))
+    freqs = np.fft.rfftfreq(20000, 1 / fs)
+    assert freqs[np.argmax(spec)] == pytest.approx(100, abs=1)  # the rhythm, not the 30 Hz tone nor the carrier
+    assert abs(out[1].mean()) < 1e-3
+    with pytest.raises(SigattnError, match="'add_envelope' needs low < high"):
+        Pipeline([{"name": "add_envelope", "low": 5000, "high": 1000}])
+
+
+def test_record_normalize_scales_the_whole_recording_once():
+    x = np.concatenate([np.ones(100), 3 * np.ones(100)]).astype(np.float32)[None] + np.arange(200)[None] * 0.01
+    out, _ = Pipeline([{"name": "record_normalize"}]).apply_record(x, 100.0)
+    assert out.mean() == pytest.approx(0, abs=1e-5) and out.std() == pytest.approx(1, abs=1e-4)
+    assert out[0, 150] - out[0, 50] > 1  # the level step between halves survives, as per-window z-scores would not
+    with pytest.raises(SigattnError, match="'method' must be one of"):
+        Pipeline([{"name": "record_normalize", "method": "l2"}])
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     a=st.floats(-5, 5),

@@ -107,6 +107,31 @@ def test_by_group_explicit_mapping():
         make_splits(recordings(), SplitConfig(strategy="by-group", groups=bad), WINDOW, ("x", "y"))
 
 
+def test_train_stride_overlaps_training_windows_only():
+    window = WindowConfig(length=64, stride=32, train_stride=8)
+    mapping = {"train": ["g0", "g1", "g2", "g3"], "val": ["g4"], "test": ["g5"]}
+    for split in (SplitConfig(strategy="by-group", groups=mapping), SplitConfig(strategy="segment")):
+        s = make_splits(recordings(), split, window, ("x", "y"))
+        plain = make_splits(recordings(), split, WINDOW, ("x", "y"))
+        steps = {name: np.unique(np.diff(w.starts[w.sources == w.sources[0]])) for name, w in s.items()}
+        assert steps["train"].tolist() == [8] and steps["val"].tolist() == steps["test"].tolist() == [32]
+        assert len(s["train"]) > 3 * len(plain["train"])
+        np.testing.assert_array_equal(s["test"].starts, plain["test"].starts)
+        assert audit(s, split.strategy, 64).ok
+    with pytest.raises(SigattnError, match="train_stride needs split.strategy segment or by-group"):
+        make_splits(recordings(), SplitConfig(strategy="random", allow_random=True), window, ("x", "y"))
+
+
+def test_exclude_leaves_groups_out_of_every_split():
+    mapping = {"train": ["g0", "g1", "g2"], "val": ["g3"], "test": ["g4"]}
+    s = make_splits(recordings(), SplitConfig(strategy="by-group", groups=mapping, exclude=["g5"]), WINDOW, ("x", "y"))
+    assert not any("g5" in w.groups for w in s.values())
+    with pytest.raises(SigattnError, match="split.exclude names group"):
+        make_splits(recordings(), SplitConfig(strategy="by-group", exclude=["g9"]), WINDOW, ("x", "y"))
+    with pytest.raises(SigattnError, match="exclude needs split.strategy 'by-group'"):
+        SplitConfig(strategy="segment", exclude=["g1"])
+
+
 def test_random_needs_the_flag_and_warns():
     with pytest.raises(SigattnError, match="allow_random"):
         make_splits(recordings(), SplitConfig(strategy="random"), WINDOW, ("x", "y"))

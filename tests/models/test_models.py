@@ -115,3 +115,17 @@ def test_residual_variant_puts_attention_on_the_branch():
 def test_unknown_backbone_lists_the_choices():
     with pytest.raises(SigattnError, match="expected one of: cnn, resnet, wdcnn"):
         create_model("vgg", 1, 3)
+
+
+def test_kernel_dropout_drops_first_layer_weights_in_training_only():
+    model = create_model("cnn", 1, 3, block="none", kernel_dropout=0.5)
+    conv = model.stages[0].conv
+    assert conv.p == 0.5 and all(stage.conv.p == 0.0 for stage in model.stages[1:])
+    x = torch.randn(2, 1, 512)
+    torch.manual_seed(0)
+    model.train()
+    assert not torch.equal(conv(x), conv(x))
+    model.eval()
+    assert torch.equal(conv(x), conv(x)) and torch.equal(conv(x), torch.nn.functional.conv1d(x, conv.weight, None, 4, 15))
+    with pytest.raises(SigattnError, match="kernel_dropout must be in"):
+        create_model("cnn", 1, 3, kernel_dropout=1.0)

@@ -24,18 +24,23 @@ CLASSES = ("N", "S", "V")
 TRANSFORMS = ({"name": "bandpass", "low": 5.0, "high": 100.0}, {"name": "normalize"})
 
 
-def _served(tmp_path: Path, *, beats: bool = False, amplitude: str = "window") -> SigattnModel:
+ENVELOPE = ({"name": "add_envelope", "low": 20.0, "high": 150.0}, {"name": "normalize"})
+
+
+def _served(
+    tmp_path: Path, *, beats: bool = False, amplitude: str = "window", transforms: tuple = TRANSFORMS
+) -> SigattnModel:
     """A SigattnModel loaded from a fresh checkpoint: a sliding-window model, or a beat model with RR features."""
     model_cfg = load_config(None, ["model.widths=[8,8,8,8]", "model.block=se"]).to_dict()["model"]
     rr = np.random.default_rng(1).uniform(0.5, 1.2, size=(50, 4))
     meta = ModelMeta(
         model=model_cfg,
-        in_channels=1,
+        in_channels=2 if transforms == ENVELOPE else 1,
         classes=CLASSES,
         fs=360.0,
         window_length=260,
         window_stride=None if beats else 130,
-        transforms=tuple(Pipeline(list(TRANSFORMS)).to_config()),
+        transforms=tuple(Pipeline(list(transforms)).to_config()),
         dataset="mitdb" if beats else "synthetic",
         side_features=RR_FEATURES if beats else (),
         side_stats=SideStats.fit(rr_side_features(rr)).to_dict() if beats else None,
@@ -55,8 +60,9 @@ def _windows(n: int = 3) -> np.ndarray:
     return (5 + 2 * np.sin(2 * np.pi * 30 * t) + rng.normal(size=(n, 1, 260))).astype(np.float32)
 
 
-def test_answers_like_sigattn_predict_on_the_same_samples(tmp_path: Path):
-    served = _served(tmp_path)
+@pytest.mark.parametrize("transforms", [TRANSFORMS, ENVELOPE], ids=["filtered", "envelope-channel"])
+def test_answers_like_sigattn_predict_on_the_same_samples(tmp_path: Path, transforms: tuple):
+    served = _served(tmp_path, transforms=transforms)  # an envelope model still takes the plain signal
     x = _windows()
     files = []
     for i, window in enumerate(x):

@@ -120,11 +120,23 @@ def test_shift_moves_each_window_by_at_most_k_samples(mode):
     assert moved > 0
 
 
+def test_stretch_changes_a_tones_frequency_by_at_most_the_amount():
+    t = torch.arange(2000, dtype=torch.float32) / 1000.0
+    x = torch.sin(2 * torch.pi * 50.0 * t).repeat(8, 1, 1)  # 50 Hz at 1 kHz, 2 s
+    out = run(AugmentConfig(stretch=0.1), x, fs=1000.0)
+    peaks = torch.fft.rfft(out[:, 0, 500:1500], n=20000).abs().argmax(dim=-1).float() / 20.0  # Hz
+    assert ((peaks >= 45 - 0.2) & (peaks <= 55 + 0.2)).all() and peaks.std() > 0.5
+    centre = x[:, :, 999:1001]  # the centre sample stays put
+    torch.testing.assert_close(out[:, :, 999:1001].mean(-1), centre.mean(-1), atol=0.05, rtol=0)
+
+
 def test_bad_settings_are_one_line_errors():
     with pytest.raises(SigattnError, match=r"train\.augment\.amplitude must be null or \[low, high\]"):
         TrainConfig.from_dict({"augment": {"amplitude": [1.2, 0.8]}})
     with pytest.raises(SigattnError, match=r"train\.augment\.shift_mode must be one of: edge, circular"):
         TrainConfig.from_dict({"augment": {"shift_mode": "wrap"}})
+    with pytest.raises(SigattnError, match=r"train\.augment\.stretch must be a number in \[0, 0\.5\)"):
+        TrainConfig.from_dict({"augment": {"stretch": 0.5}})
 
 
 def test_loop_augments_every_training_batch_and_nothing_else(tmp_path, prepared, monkeypatch):
