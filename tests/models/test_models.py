@@ -126,6 +126,8 @@ def test_kernel_dropout_drops_first_layer_weights_in_training_only():
     model.train()
     assert not torch.equal(conv(x), conv(x))
     model.eval()
-    assert torch.equal(conv(x), conv(x)) and torch.equal(conv(x), torch.nn.functional.conv1d(x, conv.weight, None, 4, 15))
+    assert torch.equal(conv(x), conv(x)) and torch.equal(
+        conv(x), torch.nn.functional.conv1d(x, conv.weight, None, 4, 15)
+    )
     with pytest.raises(SigattnError, match="kernel_dropout must be in"):
         create_model("cnn", 1, 3, kernel_dropout=1.0)
