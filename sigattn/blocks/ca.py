@@ -16,18 +16,26 @@ two 1x1 convs with sigmoids give a per-channel temporal gate (N, C, L) and a cha
 (N, C, 1). The output is x * temporal_gate * channel_gate. Sharing the transform lets each
 position's gate be judged against the channel context, which is CA's point; the paper's
 reduction rule mip = max(8, C // groups) is kept (groups=32 by default).
+
+The forward never builds the (N, C, L + 1) concatenation: the shared 1x1 conv is linear, so its
+output on the global average is the time-average of its output on the map, and only the thin
+(N, mip, L + 1) result is concatenated before BN, which therefore sees exactly the values, and in
+training the batch statistics, of the paper's form.
 """
 
 import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
+from sigattn.blocks.ops import pointwise, pointwise_wide, scale
 from sigattn.blocks.registry import register
 
 
 @register("ca")
 class CoordinateAttention(nn.Module):
-    def __init__(self, channels: int, *, groups: int = 32) -> None:
+    """`inplace=True` lets the block write its output into its input when autograd is off."""
+
+    def __init__(self, channels: int, *, groups: int = 32, inplace: bool = False) -> None:
         super().__init__()
         if groups < 1:
             raise ValueError(f"groups must be >= 1; got {groups}")
@@ -35,11 +43,15 @@ class CoordinateAttention(nn.Module):
         self.shared = nn.Sequential(nn.Conv1d(channels, mip, 1), nn.BatchNorm1d(mip), nn.Hardswish())
         self.to_temporal = nn.Conv1d(mip, channels, 1)
         self.to_channel = nn.Conv1d(mip, channels, 1)
-        self.temporal_gate = Gate("sigmoid", "temporal")
+        self.temporal_gate = Gate("sigmoid", "temporal", inplace=True)  # over the scores it alone reads
         self.channel_gate = Gate("sigmoid", "channel")
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        length = x.shape[-1]
-        y = self.shared(torch.cat([x, x.mean(dim=-1, keepdim=True)], dim=-1))
-        along_time, overall = y[..., :length], y[..., length:]
-        return x * self.temporal_gate(self.to_temporal(along_time)) * self.channel_gate(self.to_channel(overall))
+        conv, bn, act = self.shared
+        y = pointwise(conv, x)  # (N, mip, L)
+        y = act(bn(torch.cat([y, y.mean(dim=-1, keepdim=True)], dim=-1)))  # = shared(cat([x, mean x]))
+        along_time, overall = y[..., :-1], y[..., -1:]
+        out = scale(x, self.temporal_gate(pointwise_wide(self.to_temporal, along_time)), inplace=self.inplace)
+        channel = self.channel_gate(pointwise(self.to_channel, overall))
+        return scale(out, channel, inplace=True)  # out is the block's own by now

@@ -10,13 +10,18 @@ import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
+from sigattn.blocks.ops import scale
 from sigattn.blocks.registry import register
 from sigattn.blocks.se import reduced
 
 
 @register("cbam")
 class CBAM(nn.Module):
-    def __init__(self, channels: int, *, reduction: int = 16, min_hidden: int = 8, kernel_size: int = 7):
+    """`inplace=True` lets the block write its output into its input when autograd is off."""
+
+    def __init__(
+        self, channels: int, *, reduction: int = 16, min_hidden: int = 8, kernel_size: int = 7, inplace: bool = False
+    ):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd; got {kernel_size}")
@@ -29,10 +34,10 @@ class CBAM(nn.Module):
         self.channel_gate = Gate("sigmoid", "channel")
         self.conv = nn.Conv1d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
         self.temporal_gate = Gate("sigmoid", "temporal")
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        avg = self.mlp(x.mean(dim=-1))
-        peak = self.mlp(x.amax(dim=-1))
-        x = x * self.channel_gate((avg + peak).unsqueeze(-1))
+        pooled = self.mlp(torch.stack([x.mean(dim=-1), x.amax(dim=-1)]))  # both descriptors in one pass of the MLP
+        x = scale(x, self.channel_gate((pooled[0] + pooled[1]).unsqueeze(-1)), inplace=self.inplace)
         descriptor = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return x * self.temporal_gate(self.conv(descriptor))
+        return scale(x, self.temporal_gate(self.conv(descriptor)), inplace=True)  # x is now the block's own

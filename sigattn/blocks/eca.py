@@ -10,6 +10,7 @@ import math
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
+from sigattn.blocks.ops import scale
 from sigattn.blocks.registry import register
 
 
@@ -21,16 +22,26 @@ def eca_kernel_size(channels: int, gamma: float = 2.0, b: float = 1.0) -> int:
 
 @register("eca")
 class EfficientChannelAttention(nn.Module):
-    def __init__(self, channels: int, *, gamma: float = 2.0, b: float = 1.0, kernel_size: int | None = None):
+    """`inplace=True` lets the block write its output into its input when autograd is off."""
+
+    def __init__(
+        self,
+        channels: int,
+        *,
+        gamma: float = 2.0,
+        b: float = 1.0,
+        kernel_size: int | None = None,
+        inplace: bool = False,
+    ) -> None:
         super().__init__()
         k = kernel_size or eca_kernel_size(channels, gamma, b)
         if k % 2 == 0:
             raise ValueError(f"kernel_size must be odd; got {k}")
-        self.pool = nn.AdaptiveAvgPool1d(1)
         self.conv = nn.Conv1d(1, 1, k, padding=k // 2, bias=False)
         self.channel_gate = Gate("sigmoid", "channel")
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.pool(x).transpose(-1, -2)  # (N, 1, C): channels become the conv's axis
+        y = x.mean(dim=-1).unsqueeze(1)  # (N, 1, C): channels become the conv's axis
         weights = self.channel_gate(self.conv(y).transpose(-1, -2))
-        return x * weights
+        return scale(x, weights, inplace=self.inplace)

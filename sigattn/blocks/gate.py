@@ -16,19 +16,26 @@ class Gate(nn.Module):
     """Sigmoid or softmax-over-time weights; a module of its own so hooks can see them.
 
     `role` says what the weights select: "channel" gates have shape (N, C, 1), "temporal"
-    maps (N, 1, L) or, for coordinate attention, (N, C, L).
+    maps (N, 1, L) or, for coordinate attention, (N, C, L). A sigmoid gate with `inplace=True`
+    writes its weights over its scores, which its block must have made for it alone (autograd
+    allows it: the sigmoid's backward needs only its output).
     """
 
-    def __init__(self, kind: Literal["sigmoid", "softmax"] = "sigmoid", role: GateRole = "channel") -> None:
+    def __init__(
+        self, kind: Literal["sigmoid", "softmax"] = "sigmoid", role: GateRole = "channel", *, inplace: bool = False
+    ) -> None:
         super().__init__()
         self.kind = kind
         self.role = role
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.sigmoid() if self.kind == "sigmoid" else x.softmax(dim=-1)
+        if self.kind == "softmax":
+            return x.softmax(dim=-1)
+        return x.sigmoid_() if self.inplace else x.sigmoid()
 
     def extra_repr(self) -> str:
-        return f"kind={self.kind}, role={self.role}"
+        return f"kind={self.kind}, role={self.role}" + (", inplace=True" if self.inplace else "")
 
 
 def gate_map(gate: Gate, output: Tensor) -> Tensor:

@@ -11,9 +11,11 @@ the identity and the network learns how much context to add.
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
+from sigattn.blocks.ops import pointwise, scale, shift
 from sigattn.blocks.registry import register
 
 FUSIONS = ("channel_add", "channel_mul")
@@ -30,6 +32,8 @@ def _transform(channels: int, hidden: int) -> nn.Sequential:
 
 @register("gc")
 class GlobalContext(nn.Module):
+    """`inplace=True` lets the block write its output into its input when autograd is off."""
+
     def __init__(
         self,
         channels: int,
@@ -38,6 +42,7 @@ class GlobalContext(nn.Module):
         min_hidden: int = 8,
         pooling: str = "att",
         fusions: Sequence[str] = ("channel_add",),
+        inplace: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in ("att", "avg"):
@@ -47,6 +52,7 @@ class GlobalContext(nn.Module):
             raise ValueError(f"fusions must be a non-empty subset of {FUSIONS}; got {tuple(fusions)}")
         hidden = max(int(channels * ratio), min_hidden)
         self.pooling = pooling
+        self.inplace = inplace
         if pooling == "att":
             self.score = nn.Conv1d(channels, 1, 1)
             self.temporal_gate = Gate("softmax", "temporal")
@@ -64,14 +70,17 @@ class GlobalContext(nn.Module):
         """The (N, C) global context vector."""
         if self.pooling == "avg":
             return x.mean(dim=-1)
-        weights = self.temporal_gate(self.score(x))  # (N, 1, L), sums to 1 over time
+        # A matmul is faster than the 1x1 conv, but in training the conv is kept: softmax ignores
+        # the score's bias, whose gradient is zero up to rounding, and a matmul's sums can make it exactly 0.
+        scores = self.score(x) if torch.is_grad_enabled() else pointwise(self.score, x)
+        weights = self.temporal_gate(scores)  # (N, 1, L), sums to 1 over time
         return (x @ weights.transpose(-1, -2)).squeeze(-1)  # (N, C, L) @ (N, L, 1)
 
     def forward(self, x: Tensor) -> Tensor:
         context = self.context(x)
-        out = x
+        out, own = x, self.inplace
         if self.mul is not None:
-            out = out * self.channel_gate(self.mul(context).unsqueeze(-1))
+            out, own = scale(out, self.channel_gate(self.mul(context).unsqueeze(-1)), inplace=own), True
         if self.add is not None:
-            out = out + self.add(context).unsqueeze(-1)
+            out = shift(out, self.add(context).unsqueeze(-1), inplace=own)
         return out

@@ -7,6 +7,7 @@ input is rescaled per channel. Gate: channel (N, C, 1).
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
+from sigattn.blocks.ops import scale
 from sigattn.blocks.registry import register
 
 
@@ -19,15 +20,18 @@ def reduced(channels: int, reduction: int, min_hidden: int) -> int:
 
 @register("se")
 class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, *, reduction: int = 16, min_hidden: int = 8) -> None:
+    """`inplace=True` lets the block write its output into its input when autograd is off."""
+
+    def __init__(self, channels: int, *, reduction: int = 16, min_hidden: int = 8, inplace: bool = False) -> None:
         super().__init__()
         hidden = reduced(channels, reduction, min_hidden)
         self.fc1 = nn.Linear(channels, hidden)
         self.act = nn.ReLU(inplace=True)
         self.fc2 = nn.Linear(hidden, channels)
         self.channel_gate = Gate("sigmoid", "channel")
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         squeezed = x.mean(dim=-1)  # (N, C)
         weights = self.channel_gate(self.fc2(self.act(self.fc1(squeezed))).unsqueeze(-1))
-        return x * weights
+        return scale(x, weights, inplace=self.inplace)

@@ -52,7 +52,7 @@ class ConvStage(nn.Module):
         )
         self.bn = nn.BatchNorm1d(out_channels)
         self.act = nn.ReLU(inplace=True)
-        self.attn = create_block(block, out_channels)
+        self.attn = create_block(block, out_channels, inplace=True)  # its input is this stage's own
         self.pool = nn.MaxPool1d(2, ceil_mode=True)
 
     def forward(self, x: Tensor) -> Tensor:

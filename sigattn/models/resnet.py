@@ -31,7 +31,7 @@ class BasicBlock1d(nn.Module):
         self.bn1 = nn.BatchNorm1d(out_channels)
         self.conv2 = nn.Conv1d(out_channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm1d(out_channels)
-        self.attn = create_block(block, out_channels)
+        self.attn = create_block(block, out_channels, inplace=True)  # its input is the branch's own output
         self.act = nn.ReLU(inplace=True)
         if stride != 1 or in_channels != out_channels:
             self.shortcut: nn.Module = nn.Sequential(

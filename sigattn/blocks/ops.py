@@ -1,0 +1,46 @@
+"""Cheap tensor steps the blocks share: 1x1 convs as matmuls, and gating without copies.
+
+On CPU a 1x1 Conv1d goes through oneDNN and reorders its input, several times slower than the
+same product as a matmul. And at large batches a fresh (N, C, L) output costs more (page faults)
+than the arithmetic that fills it, so without autograd a gate is written into a tensor the block
+may overwrite.
+"""
+
+import torch
+from torch import Tensor, nn
+
+
+def _batched(weight: Tensor, x: Tensor) -> Tensor:
+    """(C_out, C_in) @ (N, C_in, L) as one bmm; `torch.matmul` may copy x transposed to fold the batch."""
+    return torch.bmm(weight.expand(x.shape[0], -1, -1), x)
+
+
+def pointwise(conv: nn.Conv1d, x: Tensor) -> Tensor:
+    """`conv(x)` for a 1x1, stride-1, ungrouped Conv1d, as a matmul: (N, C_in, L) -> (N, C_out, L)."""
+    out = _batched(conv.weight.squeeze(-1), x)
+    return out if conv.bias is None else out + conv.bias.unsqueeze(-1)
+
+
+def pointwise_wide(conv: nn.Conv1d, x: Tensor) -> Tensor:
+    """`pointwise` for a conv that widens a thin input: its bias rides in the matmul as a row of
+    ones, so the wide output is written once."""
+    if conv.bias is None:
+        return _batched(conv.weight.squeeze(-1), x)
+    weight = torch.cat([conv.weight.squeeze(-1), conv.bias.unsqueeze(-1)], dim=1)
+    return _batched(weight, torch.cat([x, x.new_ones(x.shape[0], 1, x.shape[-1])], dim=1))
+
+
+def may_overwrite(inplace: bool) -> bool:
+    """Whether a block may write into a tensor it was allowed to: only when autograd records nothing,
+    so no backward pass can need the old values."""
+    return inplace and not torch.is_grad_enabled()
+
+
+def scale(x: Tensor, weights: Tensor, *, inplace: bool) -> Tensor:
+    """`x * weights`, written into `x` when `inplace` and autograd is off."""
+    return x.mul_(weights) if may_overwrite(inplace) else x * weights
+
+
+def shift(x: Tensor, offset: Tensor, *, inplace: bool) -> Tensor:
+    """`x + offset`, written into `x` when `inplace` and autograd is off."""
+    return x.add_(offset) if may_overwrite(inplace) else x + offset
