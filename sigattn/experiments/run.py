@@ -71,13 +71,12 @@ def train_and_report(
     result = fit(cfg, prepared, tracker, resume=resume, progress=progress, stop=stop)
     if not distributed.current().main:  # rank 0 alone evaluates and logs
         return result
-    model, meta = model_from_checkpoint(result.best_checkpoint, result.device)
+    model, _ = model_from_checkpoint(result.best_checkpoint, result.device)
     metrics = report_split(cfg, prepared, result, model, tracker)
     tracker.log_file(result.best_checkpoint, "checkpoints")
     example = prepared.splits[cfg.train.report_split]
     side = None if example.side is None else example.side[:2]
     if side is not None and example.features is not None:  # raw RR features, as a client of the served model sends
         side = rr_side_features(example.features[:2])
-    raw_x = example.x[:2, : meta.signal_channels]  # the signal channels, before any added by transforms
-    tracker.log_model(model.to("cpu").eval(), result.best_checkpoint, raw_x, side_example=side)
+    tracker.log_model(model.to("cpu").eval(), result.best_checkpoint, example.x[:2], side_example=side)
     return dataclasses.replace(result, test_metrics=metrics)

@@ -155,7 +155,8 @@ class MlflowTracker:
     ) -> None:
         """runs:/<run_id>/model, the served pyfunc, and runs:/<run_id>/torch_model, the bare module.
 
-        `model` (sigattn.tracking.served) takes raw windows `x` (N, C, L) and, for a beat model, raw
+        `input_example` holds prepared windows. `model` (sigattn.tracking.served) takes raw windows `x`
+        (N, C, L; the signal channels alone, before any a transform adds) and, for a beat model, raw
         side features `side` (N, F), and answers a class name and one probability per class.
         `torch_model` (a torch.export graph) takes prepared windows (and standardised side features,
         as `model(x, side)`) and returns logits. `checkpoint` must be a sigattn checkpoint (best.pt):
@@ -180,4 +181,5 @@ class MlflowTracker:
             standardised = SideStats.from_dict(meta.side_stats).apply(side)
         torch_examples = [x] if standardised is None else [x, standardised]
         log_torch_model(model, checkpoint, torch_examples, run_id, self._last_step)
-        log_served_model(meta, checkpoint, x, side, run_id, self._last_step)
+        raw = np.ascontiguousarray(x[:, : meta.signal_channels])  # prepared windows stand in for raw ones
+        log_served_model(meta, checkpoint, raw, side, run_id, self._last_step)

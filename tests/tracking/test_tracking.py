@@ -68,15 +68,20 @@ def _client(uri: str | None = None) -> MlflowClient:
     return MlflowClient(uri or "sqlite:///" + Path("mlflow.db").resolve().as_posix())
 
 
-def _model_and_checkpoint(folder: Path) -> tuple[torch.nn.Module, Path, np.ndarray]:
-    """A sigattn checkpoint (best.pt with its ModelMeta) of an untrained 3-class model on (N, 1, 256) windows."""
+ZSCORE = ({"name": "normalize", "method": "zscore"},)
+
+
+def _model_and_checkpoint(folder: Path, transforms: tuple = ZSCORE) -> tuple[torch.nn.Module, Path, np.ndarray]:
+    """A sigattn checkpoint (best.pt with its ModelMeta) of an untrained 3-class model on (N, C, 256)
+    prepared windows: C = 1, or 2 when the transforms add an envelope channel."""
     torch.manual_seed(0)
-    meta = ModelMeta(model=load_config(None, ["model.block=se"]).to_dict()["model"], in_channels=1,
+    channels = 2 if any(t["name"] == "add_envelope" for t in transforms) else 1
+    meta = ModelMeta(model=load_config(None, ["model.block=se"]).to_dict()["model"], in_channels=channels,
                      classes=("a", "b", "c"), fs=1000.0, window_length=256, window_stride=None,
-                     transforms=({"name": "normalize", "method": "zscore"},), dataset="synthetic")  # fmt: skip
+                     transforms=transforms, dataset="synthetic")  # fmt: skip
     model = model_for(meta)
     checkpoint = save_checkpoint(folder / "best.pt", model=model, meta=meta)
-    return model, checkpoint, np.random.default_rng(0).standard_normal((4, 1, 256)).astype(np.float32)
+    return model, checkpoint, np.random.default_rng(0).standard_normal((4, channels, 256)).astype(np.float32)
 
 
 def _predict_pyfunc(model_uri: str, tracking_uri: str, x: np.ndarray) -> Any:
@@ -239,6 +244,21 @@ def test_unusable_store_is_a_one_line_sigattn_error(uri: str, match: str):
     with pytest.raises(SigattnError, match=match) as info, tracked_run(SimpleNamespace(uri=uri), run_name="r"):
         pass
     assert "\n" not in str(info.value)
+
+
+def test_envelope_model_logs_prepared_windows_and_serves_the_plain_signal(local_store: Path):
+    envelope = ({"name": "add_envelope", "low": 50.0, "high": 400.0, "order": 4}, *ZSCORE)
+    model, checkpoint, x = _model_and_checkpoint(local_store, envelope)  # x: prepared, signal + envelope
+    with tracked_run(LOCAL, run_name="r") as tracker:
+        tracker.log_model(model, checkpoint, x[:2])
+    with torch.no_grad():
+        expected = model.eval()(torch.from_numpy(x)).numpy()
+    torch_model = _predict_pyfunc(f"runs:/{tracker.run_id}/torch_model", tracker.tracking_uri, x)
+    np.testing.assert_allclose(torch_model, expected, rtol=1e-4, atol=1e-5)
+    raw = x[:, :1]  # a client sends the signal alone; the served model adds the envelope
+    served = _predict_pyfunc(f"runs:/{tracker.run_id}/model", tracker.tracking_uri, raw)
+    probs = predict_raw(model, load_checkpoint(checkpoint)["meta"], raw)
+    np.testing.assert_allclose(served[["p_a", "p_b", "p_c"]], probs, rtol=1e-4, atol=1e-6)
 
 
 def test_logged_model_loads_as_pyfunc_and_predicts_like_torch(local_store: Path):
