@@ -182,4 +182,7 @@ class MlflowTracker:
         torch_examples = [x] if standardised is None else [x, standardised]
         log_torch_model(model, checkpoint, torch_examples, run_id, self._last_step)
         raw = np.ascontiguousarray(x[:, : meta.signal_channels])  # prepared windows stand in for raw ones
+        if raw.shape[-1] != meta.window_length:  # a spectrum input: prepared windows are not signal windows
+            raw = np.random.default_rng(0).standard_normal((len(x), meta.signal_channels, meta.window_length))
+            raw = raw.astype(np.float32)
         log_served_model(meta, checkpoint, raw, side, run_id, self._last_step)

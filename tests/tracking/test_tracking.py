@@ -261,6 +261,18 @@ def test_envelope_model_logs_prepared_windows_and_serves_the_plain_signal(local_
     np.testing.assert_allclose(served[["p_a", "p_b", "p_c"]], probs, rtol=1e-4, atol=1e-6)
 
 
+def test_spectrum_model_serves_signal_windows_of_the_trained_length(local_store: Path):
+    model, checkpoint, x = _model_and_checkpoint(local_store, ({"name": "spectrum"}, *ZSCORE))
+    prepared = np.abs(np.fft.rfft(x, axis=-1)).astype(np.float32)  # (4, 1, 129): what the model reads
+    with tracked_run(LOCAL, run_name="r") as tracker:
+        tracker.log_model(model, checkpoint, prepared[:2])
+    with global_tracking_uri(tracker.tracking_uri):
+        served = mlflow.pyfunc.load_model(f"runs:/{tracker.run_id}/model")
+    assert np.asarray(served.input_example["x"]).shape == (2, 1, 256)  # signal windows, not spectra
+    probs = predict_raw(model, load_checkpoint(checkpoint)["meta"], x)
+    np.testing.assert_allclose(served.predict(x)[["p_a", "p_b", "p_c"]], probs, rtol=1e-4, atol=1e-6)
+
+
 def test_logged_model_loads_as_pyfunc_and_predicts_like_torch(local_store: Path):
     model, checkpoint, x = _model_and_checkpoint(local_store)
     model.train()
