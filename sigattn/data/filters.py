@@ -151,9 +151,9 @@ def envelope(x: np.ndarray) -> np.ndarray:
 
 
 def with_envelope(x: np.ndarray, fs: float, low: float, high: float, order: int = 4) -> np.ndarray:
-    """`x` (C, T) or (N, C, T) with its band-passed Hilbert envelope appended as channels: (2C, T). The envelope of the
-    `low`-`high` Hz band carries bearing fault rhythms (impacts exciting a resonance) whatever
-    the defect size; its mean is removed so that it is a rhythm, not a level."""
+    """`x` (..., C, T) with the Hilbert envelope of its `low`-`high` Hz band appended as C more
+    channels. The band's envelope carries bearing fault rhythms (impacts exciting a resonance)
+    whatever the defect size; its mean is removed so that it is a rhythm, not a level."""
     env = envelope(bandpass(x, fs, low, high, order))
     env = env - env.mean(axis=-1, keepdims=True)
     return np.concatenate([np.asarray(x, dtype=env.dtype), env], axis=-2)

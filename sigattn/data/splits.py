@@ -155,6 +155,14 @@ def _group_split(recordings: Sequence[Recording], groups: Sequence[str], split: 
     return assign_groups({g: c.most_common(1)[0][0] for g, c in labels.items()}, split.fractions, split.seed)
 
 
+def _present_groups(names: Sequence[str], recordings: Sequence[Recording], key: str) -> set[str]:
+    """`names` as a set, refused with a one-line error if the recordings lack any of them."""
+    absent = sorted(set(names) - {rec.group for rec in recordings})
+    if absent:
+        raise SigattnError(f"{key} names group(s) {', '.join(absent[:5])} that the data does not have")
+    return set(names)
+
+
 def make_splits(
     recordings: Sequence[Recording], split: SplitConfig, window: WindowConfig, classes: Sequence[str]
 ) -> dict[str, Windows]:
@@ -169,16 +177,10 @@ def make_splits(
         whole = [(i, 0, rec.signal.shape[-1]) for i, rec in enumerate(recordings)]
         return split_random(window_spans(recordings, whole, length, window.stride, classes), split.fractions,
                             split.seed, split.allow_random)  # fmt: skip
-    excluded = set(split.exclude)
-    absent = sorted(excluded - {rec.group for rec in recordings})
-    if absent:
-        raise SigattnError(f"split.exclude names group(s) {', '.join(absent[:5])} that the data does not have")
+    excluded = _present_groups(split.exclude, recordings, "split.exclude")
     recordings = [rec for rec in recordings if rec.group not in excluded]
     whole = [(i, 0, rec.signal.shape[-1]) for i, rec in enumerate(recordings)]
-    cut = set(split.segment_groups)
-    absent = sorted(cut - {rec.group for rec in recordings})
-    if absent:
-        raise SigattnError(f"split.segment_groups names group(s) {', '.join(absent[:5])} that the data does not have")
+    cut = _present_groups(split.segment_groups, recordings, "split.segment_groups")
     spans = _segment_spans(recordings, [i for i, rec in enumerate(recordings) if rec.group in cut], split, length)
     groups = sorted({rec.group for rec in recordings} - cut)
     group_split = _group_split(recordings, groups, split) if groups else {}

@@ -64,7 +64,7 @@ def _check_value(step: str, key: str, kind: type, value: Any) -> Any:
     if kind is str:
         if not isinstance(value, str):
             raise SigattnError(f"{where} must be a string; got {value!r}")
-        if step.endswith("normalize") and value not in filters.NORMALIZE_METHODS:
+        if step in ("normalize", "record_normalize") and value not in filters.NORMALIZE_METHODS:
             raise SigattnError(f"{where} must be one of: {', '.join(filters.NORMALIZE_METHODS)}; got {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
