@@ -8,14 +8,29 @@ from typing import Annotated
 import typer
 
 from sigattn.cli.options import SetOption, TrackingUriOption, interrupts_as_keyboard_interrupt
-from sigattn.cli.root import app, positive, user_errors
+from sigattn.cli.root import app, user_errors
 from sigattn.errors import SigattnError
+
+
+def jobs_value(value: str) -> int | str:
+    """--jobs: a positive integer or "auto"."""
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise typer.BadParameter(f"expected a positive integer or auto; got {value!r}")
+    return int(value)
 
 
 @app.command("run")
 def run_pipeline_command(
     pipeline: Annotated[Path, typer.Argument(help="Pipeline (YAML): a base config, a grid and/or cells.")],
-    jobs: Annotated[int, typer.Option(callback=positive, help="Cells trained at once, in worker processes.")] = 1,
+    jobs: Annotated[
+        str,
+        typer.Option(
+            callback=jobs_value,
+            help="Cells trained at once, in worker processes: a number, or auto (one per core, as memory allows).",
+        ),
+    ] = "1",
     set_: SetOption = None,
     tracking_uri: TrackingUriOption = None,
     out: Annotated[Path | None, typer.Option(help="Folder for summary.md/.csv [default: results/<name>/].")] = None,
@@ -33,6 +48,8 @@ def run_pipeline_command(
     def show(kind: str, value) -> None:
         if kind == "parent":
             typer.echo(f"pipeline run {value}")
+        elif kind == "jobs":
+            typer.echo(f"{value.jobs} cell(s) at a time, {value.threads} thread(s) each ({value.reason})")
         elif value.status == "skipped":
             typer.echo(f"{value.cell.title}: skipped (finished earlier)")
         elif value.status == "failed":
@@ -64,7 +81,7 @@ def run_pipeline_command(
             try:
                 result = run_pipeline(
                     pipeline,
-                    jobs=jobs,
+                    jobs=jobs,  # type: ignore[arg-type] (jobs_value made it int or "auto")
                     tracking_uri=tracking_uri,
                     overrides=set_ or [],
                     progress=not quiet,

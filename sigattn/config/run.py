@@ -140,6 +140,12 @@ def _device(value: Any) -> str:
     return value
 
 
+def _flag_or_auto(value: Any) -> bool | str:
+    if value != "auto" and not isinstance(value, bool):
+        raise must_be("true, false or auto", value)
+    return value
+
+
 class TrainConfig(Section):
     """The training loop. `balance`: "weights" = class-weighted loss, "sampler" = class-balanced
     sampling with replacement. `patience` 0 turns early stopping off; `monitor` picks the best
@@ -171,7 +177,7 @@ class TrainConfig(Section):
         str, BeforeValidator(_device), Field(json_schema_extra={"pattern": r"^(auto|cpu|cuda|mps|cuda:[0-9]+)$"})
     ] = "auto"
     precision: Annotated[Precision, one_of(Precision)] = "auto"
-    compile: Flag = False
+    compile: Annotated[bool | Literal["auto"], BeforeValidator(_flag_or_auto)] = "auto"
     data_path: Annotated[DataPath, one_of(DataPath)] = "auto"
     checkpoint_dir: Folder = "checkpoints"
     quiet: Flag = False

@@ -8,7 +8,6 @@ of the current digests as Markdown and CSV. MLflow is reached only through `siga
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from sigattn.errors import SigattnError
 from sigattn.experiments.cell_run import measure_costs, run_cell
 from sigattn.experiments.cells import CELL_TAG, DIGEST_TAG, KIND_TAG, Cell, Pipeline, load_pipeline
+from sigattn.experiments.jobs import plan_jobs
 from sigattn.experiments.summary import METRICS, PER_CLASS, per_record_csv, summarize, to_csv, to_markdown
 from sigattn.experiments.workers import run_in_workers
 
@@ -115,7 +115,8 @@ def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list
 def run_pipeline(
     path: Path | str,
     *,
-    jobs: int = 1,
+    jobs: int | str = 1,
+    threads: int | None = None,
     tracking_uri: str | None = None,
     overrides: Sequence[str] = (),
     progress: bool = False,
@@ -125,17 +126,19 @@ def run_pipeline(
 ) -> PipelineResult:
     """Run every cell whose config has no finished run yet, nested under one parent run.
 
-    With `jobs` > 1 the CNN cells train in worker processes (`sigattn.experiments.workers`) and the
-    MiniRocket cells after them in this process. Then each new CNN's CPU cost is measured here, one
-    at a time. `on_event(kind, value)` hears "parent" (the parent run id), then "cell" (a CellOutcome)
-    as each cell ends. Writes summary.md and summary.csv to `out_dir` (default results/<name>/) and
-    logs them to the parent run, also after Ctrl-C or SIGTERM, which then raise PipelineInterrupted.
+    With `jobs` > 1 (or "auto": `sigattn.experiments.jobs`) the CNN cells train in worker processes
+    (`sigattn.experiments.workers`) with `threads` intra-op threads each (default: cores // jobs), and
+    the MiniRocket cells after them in this process. Then each new CNN's CPU cost is measured here, one
+    at a time. `on_event(kind, value)` hears "parent" (the parent run id), "jobs" (the JobPlan), then
+    "cell" (a CellOutcome) as each cell ends. Writes summary.md and summary.csv to `out_dir` (default
+    results/<name>/) and logs them to the parent run, also after Ctrl-C or SIGTERM, which then raise
+    PipelineInterrupted.
     """
     from sigattn import tracking
     from sigattn.outputs import write_atomically
 
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise SigattnError(f"jobs must be a positive integer; got {jobs!r}")
+    if jobs != "auto" and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise SigattnError(f"jobs must be a positive integer or auto; got {jobs!r}")
     pipeline = load_pipeline(path, overrides=overrides, tracking_uri=tracking_uri, only=only)
     notify = on_event or (lambda kind, value: None)
     settings = pipeline.cells[0].config.tracking
@@ -153,7 +156,9 @@ def run_pipeline(
                 notify("cell", outcomes[-1])
             else:
                 todo.append(cell)
-        in_workers = [c for c in todo if jobs > 1 and c.baseline != "minirocket"]
+        plan = plan_jobs(jobs, sum(c.baseline != "minirocket" for c in todo))
+        notify("jobs", plan)
+        in_workers = [c for c in todo if plan.jobs > 1 and c.baseline != "minirocket"]
         here = [c for c in todo if c not in in_workers]
         costs: dict[str, tuple[str, int]] = {}  # run id -> (best checkpoint, step) of new CNNs
 
@@ -170,11 +175,11 @@ def run_pipeline(
         interrupted = False
         try:
             if in_workers:
-                threads = max(1, (os.cpu_count() or 1) // jobs)
                 tasks = [_job(c, parent.run_id) for c in in_workers]
                 run_in_workers(
-                    run_cell, tasks, jobs=jobs, threads=threads, on_done=lambda i, r: record(in_workers[i], r)
-                )
+                    run_cell, tasks, jobs=plan.jobs, threads=threads or plan.threads,
+                    on_done=lambda i, r: record(in_workers[i], r),
+                )  # fmt: skip
             for cell in here:
                 record(cell, run_cell(*_job(cell, parent.run_id), progress=progress))
                 if outcomes[-1].status == "killed":
@@ -194,7 +199,9 @@ def run_pipeline(
             parent.log_file(out / file, "summary")
         parent.log_dict({"rows": rows}, "summary/summary.json")
         failed = sum(o.status == "failed" for o in outcomes)
-        parent.set_tags({"sigattn.cells": str(len(pipeline.cells)), "sigattn.failed_cells": str(failed)})
+        jobs_tag = f"{plan.jobs} x {threads or plan.threads} threads ({plan.reason})"
+        parent.set_tags({"sigattn.cells": str(len(pipeline.cells)), "sigattn.failed_cells": str(failed),
+                         "sigattn.jobs": jobs_tag})  # fmt: skip
         order = {c.key: i for i, c in enumerate(pipeline.cells)}
         outcomes.sort(key=lambda o: order[o.cell.key])
         result = PipelineResult(pipeline.name, parent.run_id, outcomes, rows, markdown, out, interrupted)

@@ -55,7 +55,7 @@ def epoch_batches(
     return [b[rank::world] for b in batches] if world > 1 else batches
 
 
-def _ram_available() -> int:
+def available_memory_on_host() -> int:
     """MemAvailable from /proc/meminfo where there is one, else free (or, on macOS, all) physical pages."""
     try:
         with open("/proc/meminfo") as meminfo:
@@ -76,7 +76,7 @@ def available_memory(device: torch.device) -> int:
     """Bytes free on `device`: CUDA's free memory, else available RAM (MPS shares it)."""
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    return _ram_available()
+    return available_memory_on_host()
 
 
 def _size(nbytes: float) -> str:

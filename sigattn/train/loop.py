@@ -1,12 +1,11 @@
 """The training loop: seeded, resumable, early-stopping, and reporting to a `Tracker`.
 
-`fit` trains on `prepared.splits["train"]`, picks the best epoch on `train.monitor` over the val
-split and writes best.pt and last.pt. It never looks at the test split and draws nothing: what
-happens after training is `sigattn.experiments.run`. Batches come from `sigattn.train.batching`
-(the whole split on the device, or a memory-mapped store). On CPU the same seed and config give
-the same history, and a resumed run continues exactly where its last checkpoint was. Under
-torchrun (`sigattn.train.distributed`) each process trains on its share of every batch through
-DistributedDataParallel; rank 0 alone validates, logs and writes checkpoints.
+`fit` trains on the train split, picks the best epoch on `train.monitor` over the val split and
+writes best.pt and last.pt; it never looks at the test split (that is `sigattn.experiments.run`).
+Batches come from `sigattn.train.batching`, the step's compilation is `sigattn.train.compiling`. On
+CPU the same seed and config give the same history, and a resumed run continues exactly where its
+last checkpoint was. Under torchrun (`sigattn.train.distributed`) each process trains on its share
+of every batch through DistributedDataParallel; rank 0 alone validates, logs and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from sigattn.train import distributed
 from sigattn.train.augment import Augmenter
 from sigattn.train.batching import batch_source, default_workers, epoch_batches
 from sigattn.train.bundle import bundle_meta, dataset_digest, git_commit
+from sigattn.train.compiling import StepModule
 from sigattn.train.losses import make_criterion
 from sigattn.train.optim import make_optimizer, make_scheduler
 from sigattn.train.progress import check_stop, progress_bars
@@ -89,7 +89,7 @@ class _Run:
             torch.manual_seed(t.seed + 7919 * r.rank)
             ids = [device.index] if device.type == "cuda" else None
             step_model = DistributedDataParallel(self.model, device_ids=ids)
-        self.step_model = torch.compile(step_model) if t.compile else step_model
+        self.step_model = StepModule(step_model, t.compile)
         self.generator = torch.Generator().manual_seed(t.seed)  # the same batch order on every process
         store = prepared.cache_path.with_suffix(".train") if prepared.cache_path is not None else None
         self.batches, self.data_reason = batch_source(
@@ -180,11 +180,11 @@ class _Run:
             self.scaler.update()
             if self.t.schedule == "onecycle":
                 self.scheduler.step()
-            total += loss.detach() * len(yb)
-            seen += len(yb)
+            total, seen = total + loss.detach() * len(yb), seen + len(yb)
             bar.advance(task)
         loss_sum, seen = distributed.all_sum([total.item(), seen], self.device)
         self.windows_per_s = seen / max(time.perf_counter() - start, 1e-9)
+        self.step_model.after_epoch(time.perf_counter() - start, self.t.epochs - self.epoch - 2, self.device)
         return loss_sum / max(seen, 1)
 
     def _validate(self, epoch: int, train_loss: float, lr: float) -> float:
@@ -294,6 +294,7 @@ def fit(
             except KeyboardInterrupt:
                 run.save_last(interrupted=True)
                 raise
+        tracker.set_tags({"compile": run.step_model.state})
     finally:
         run.batches.close()
     return run.result()

@@ -445,7 +445,7 @@ CASES = [
     ("predict-negative-fs", nothing, ["predict", "{ck}", "x.npy", "--fs", "-3"], 2, ["--fs", "positive rate"]),
     ("predict-nan-fs", nothing, ["predict", "{ck}", "x.npy", "--fs", "nan"], 2, ["--fs", "positive rate"]),
     ("explain-zero-limit", nothing, ["explain", "{ck}", "--limit", "0"], 2, ["--limit", "positive integer; got 0"]),
-    ("run-zero-jobs", nothing, ["run", "p.yaml", "--jobs", "0"], 2, ["--jobs", "positive integer; got 0"]),
+    ("run-zero-jobs", nothing, ["run", "p.yaml", "--jobs", "0"], 2, ["--jobs", "a positive integer or auto; got '0'"]),
     ("blocks-negative-length", nothing, ["blocks", "--length", "-8"], 2, ["--length", "positive integer"]),
     # a folder with mixed files
     (

@@ -108,7 +108,7 @@ def test_missing_file_is_named(tmp_path):
         ("train.seed=x", r"train.seed must be a non-negative integer"),
         ("train.device=tpu", r"train.device must be one of: auto, cpu, cuda, cuda:N, mps; got 'tpu'"),
         ("train.precision=fp8", r"train.precision must be one of: auto, fp32, bf16, fp16"),
-        ("train.compile=maybe", r"train.compile must be true or false; got 'maybe'"),
+        ("train.compile=maybe", r"train.compile must be true, false or auto; got 'maybe'"),
         ("train.checkpoint_dir=", r"train.checkpoint_dir must be a folder path"),
         ("model.dropout=1.0", r"model.dropout must be a number in \[0, 1\); got 1.0"),
         ("model.dropout=-0.1", r"model.dropout must be a number in \[0, 1\)"),

@@ -141,13 +141,16 @@ def test_run_resume_and_rerun_of_a_failed_cell(workdir: Path):
     assert new[0].data.tags["mlflow.parentRunId"] == parent.info.run_id and new[0].info.status == "FINISHED"
 
 
-def test_jobs_two_runs_cells_in_worker_processes(workdir: Path):
+def test_jobs_auto_runs_one_cell_per_core_in_worker_processes(workdir: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("sigattn.experiments.jobs.usable_cores", lambda: 4)  # 4 cores, 2 cells: 2 workers
     spec = {"name": "par", "base": "base.yaml", "grid": {"train.seed": [0, 1]}, "set": ["model.block=eca"]}
     write(workdir / "par.yaml", spec)
-    result = runner.invoke(app, ["run", "par.yaml", "--jobs", "2", "--out", "summ"])
+    result = runner.invoke(app, ["run", "par.yaml", "--jobs", "auto", "--out", "summ"])
     assert result.exit_code == 0, result.output
+    assert "2 cell(s) at a time, 2 thread(s) each (--jobs auto: 4 cores, " in result.output
     runs = runs_of()
     (parent,) = [r for r in runs if r.data.tags.get("sigattn.kind") == "pipeline"]
+    assert parent.data.tags["sigattn.jobs"].startswith("2 x 2 threads (--jobs auto: 4 cores, ")
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert sorted(c.data.tags["sigattn.cell"] for c in children) == ["train.seed=0", "train.seed=1"]
     assert {c.info.status for c in children} == {"FINISHED"}
