@@ -3,7 +3,8 @@
 Every window gets one figure: the attention views (most faithful first), an IG strip of the same
 window on the same time axis, and the channel gates of channel-only stages (SE, ECA) as bars. Each
 strip's title says how much masking its top 10 % lowers this window's p(predicted class); the
-title's second line repeats those drops, and a third line the run's deletion drops when given.
+title's second line repeats those drops, and a third line the run's deletion drops when given, a
+fourth what they say (`faithfulness_verdict`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ def run_drop_line(scores: Mapping[str, float], fraction: float = 0.1) -> str:
     return f"deletion drop on the scored split (accuracy, top {_pct(fraction)} masked): {said}"
 
 
+def faithfulness_verdict(scores: Mapping[str, float]) -> str | None:
+    """The target in plain words, from the run's deletion drops: is the best attention view's drop
+    at least half of IG's, and above random masking? None without attention views or an IG drop."""
+    views, ig, rand = run_view_drops(scores), scores.get("deletion_drop_ig"), scores.get("deletion_drop_random")
+    if not views or ig is None:
+        return None
+    best = max(views.values())
+    if rand is not None and best <= rand:
+        return "attention masks no better than random here: do not read it as what the model relies on"
+    if best < 0.5 * ig:
+        return "attention's best drop is under half of IG's: trust the IG strip over the attention strips"
+    return "attention's best drop is at least half of IG's"
+
+
 def window_figures(
     model: nn.Module,
     x: np.ndarray,
@@ -88,6 +103,7 @@ def window_figures(
                           f"random {_f(mine['random'])}"])  # fmt: skip
         note = f"drop in {p} with the top {_pct(fraction)} masked: {line}"
         if run_scores is not None:
-            note += "\n" + run_drop_line(run_scores, fraction)
+            verdict = faithfulness_verdict(run_scores)
+            note += "\n" + run_drop_line(run_scores, fraction) + (f"\n{verdict}" if verdict else "")
         out.append((overlay_figure(x[row], fs, strips, heading, note=note, gates=bars), mine))
     return out

@@ -152,7 +152,8 @@ def test_scores_put_the_run_drops_on_every_overlay(cbam_model, tmp_path, monkeyp
     result = explain(cbam_model, "--scores", "--class", "IR", "--limit", "1", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     (figure,) = seen
-    head, window_line, run_line = figure.get_suptitle().split("\n")
+    head, window_line, run_line, verdict = figure.get_suptitle().split("\n")
+    assert verdict.startswith("attention")
     assert "IR" in head and window_line.startswith("drop in p(") and "IG " in window_line
     assert run_line.startswith("deletion drop on the scored split (accuracy, top 10 % masked): attention stage")
     panels = [ax.get_title(loc="left") for ax in figure.axes if ax.get_title(loc="left")]

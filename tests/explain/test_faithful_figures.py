@@ -13,6 +13,7 @@ from sigattn.explain.deletion import deletion_test
 from sigattn.explain.figures import attention_report
 from sigattn.explain.ig_spectrum import envelope_spectra
 from sigattn.explain.views import attention_views, best_first, window_drops
+from sigattn.explain.window_panels import faithfulness_verdict
 from sigattn.models import AttnCNN
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -71,16 +72,27 @@ def test_every_overlay_shows_attention_beside_ig_with_the_drops(block, panels):
         assert all(t.startswith(p) for t, p in zip(shown, panels, strict=True)), shown  # best view first
         strips = [t for t in shown if "channel gates" not in t]
         assert all("masking its top 10 % lowers p(" in t for t in strips)
-        head, window_line, run_line = fig.get_suptitle().split("\n")
+        head, window_line, run_line, verdict = fig.get_suptitle().split("\n")
         assert head.startswith(f"run-x · {block}: class ")
         assert window_line.startswith("drop in p(") and "IG " in window_line and "random " in window_line
         assert ("attention stage0" in window_line) == (block == "cbam")
         assert run_line == RUN_LINE + (
             "attention stage0 0.11, attention product 0.07, attention stage1 0.05, IG 0.31, random 0.01"
         )
+        assert verdict == "attention's best drop is under half of IG's: trust the IG strip over the attention strips"
         labels = [ax.get_ylabel() for ax in fig.axes]
         assert "|IG| / window max (0-1)" in labels  # the IG strip's colour bar
         assert ("channel gate (0-1)" in labels) == (block == "se")
+
+
+@pytest.mark.parametrize(
+    ("best", "random", "says"),
+    [(0.11, 0.01, "under half of IG's"), (0.16, 0.01, "at least half of IG's"), (0.02, 0.02, "no better than random")],
+)
+def test_the_verdict_says_whether_attention_met_the_target(best, random, says):
+    scores = {"deletion_drop_attention_stage0": best, "deletion_drop_ig": 0.31, "deletion_drop_random": random}
+    assert says in faithfulness_verdict(scores)
+    assert faithfulness_verdict({"deletion_drop_ig": 0.3}) is None  # no attention view: nothing to judge
 
 
 @pytest.mark.parametrize("block", ["cbam", "se", "none"])
