@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -110,9 +111,10 @@ def test_fit_reports_metrics_figures_model_and_checkpoints(tmp_path, prepared):
     (config_logged,) = tracker.named("log_config")
     assert config_logged["train"]["epochs"] == 2 and config_logged["resolved"]["device"] == "cpu"
     assert config_logged["resolved"]["classes"] == list(prepared.classes)
-    (tags,) = tracker.named("set_tags")
+    tags, compiled = tracker.named("set_tags")  # at the start, and how the step ran at the end
     assert tags["dataset"] == "synthetic" and tags["block"] == "se" and tags["backbone"] == "cnn"
     assert set(tags) == {"dataset", "block", "backbone", "split", "data_path", "git_commit"}
+    assert re.fullmatch(r"eager \(auto: an epoch took \d+\.\d s, 1 epochs left\)", compiled["compile"])
     assert tags["data_path"] == config_logged["resolved"]["data_path"] == result.data_path == "device"
     ((name, digest, summary, context),) = tracker.named("log_dataset")
     assert (name, context, len(digest)) == ("synthetic", "training", 16) and summary["classes"] == list(
