@@ -65,7 +65,7 @@ def time_grid(pipeline: Path, jobs: int | str, threads: int | None, sets: list[s
         "cells": len(result.outcomes),
         "failed": len(result.failed),
         "workers": plan.jobs,
-        "threads_per_worker": threads or plan.threads,
+        "threads_per_worker": plan.threads,
         "reason": plan.reason,
     }
 

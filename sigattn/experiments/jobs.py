@@ -33,14 +33,21 @@ class JobPlan:
     reason: str
 
 
-def plan_jobs(requested: int | str, cells: int, *, cores: int | None = None, free_bytes: int | None = None) -> JobPlan:
-    """The plan for `--jobs requested` (a positive integer or "auto") over `cells` cells."""
+def plan_jobs(
+    requested: int | str,
+    cells: int,
+    *,
+    threads: int | None = None,
+    cores: int | None = None,
+    free_bytes: int | None = None,
+) -> JobPlan:
+    """The plan for `--jobs requested` (a positive integer or "auto") over `cells` cells; `threads`
+    per worker overrides the default cores // jobs."""
     cores = cores if cores is not None else usable_cores()
     if requested != "auto":
-        jobs = int(requested)
-        return JobPlan(jobs, max(1, cores // jobs), f"--jobs {jobs}")
-    free = free_bytes if free_bytes is not None else available_memory_on_host()
-    by_memory = max(1, free // CELL_MEMORY_BYTES)
-    jobs = max(1, min(cores, by_memory, cells))
-    why = f"{cores} cores, {free / 2**30:.1f} GiB available (2 GiB a cell), {cells} cells"
-    return JobPlan(jobs, max(1, cores // jobs), f"--jobs auto: {why}")
+        jobs, why = int(requested), f"--jobs {requested}"
+    else:
+        free = free_bytes if free_bytes is not None else available_memory_on_host()
+        jobs = max(1, min(cores, free // CELL_MEMORY_BYTES, cells))
+        why = f"--jobs auto: {cores} cores, {free / 2**30:.1f} GiB available (2 GiB a cell), {cells} cells"
+    return JobPlan(jobs, threads or max(1, cores // jobs), why)

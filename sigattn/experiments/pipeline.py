@@ -156,7 +156,7 @@ def run_pipeline(
                 notify("cell", outcomes[-1])
             else:
                 todo.append(cell)
-        plan = plan_jobs(jobs, sum(c.baseline != "minirocket" for c in todo))
+        plan = plan_jobs(jobs, sum(c.baseline != "minirocket" for c in todo), threads=threads)
         notify("jobs", plan)
         in_workers = [c for c in todo if plan.jobs > 1 and c.baseline != "minirocket"]
         here = [c for c in todo if c not in in_workers]
@@ -177,7 +177,7 @@ def run_pipeline(
             if in_workers:
                 tasks = [_job(c, parent.run_id) for c in in_workers]
                 run_in_workers(
-                    run_cell, tasks, jobs=plan.jobs, threads=threads or plan.threads,
+                    run_cell, tasks, jobs=plan.jobs, threads=plan.threads,
                     on_done=lambda i, r: record(in_workers[i], r),
                 )  # fmt: skip
             for cell in here:
@@ -199,9 +199,8 @@ def run_pipeline(
             parent.log_file(out / file, "summary")
         parent.log_dict({"rows": rows}, "summary/summary.json")
         failed = sum(o.status == "failed" for o in outcomes)
-        jobs_tag = f"{plan.jobs} x {threads or plan.threads} threads ({plan.reason})"
         parent.set_tags({"sigattn.cells": str(len(pipeline.cells)), "sigattn.failed_cells": str(failed),
-                         "sigattn.jobs": jobs_tag})  # fmt: skip
+                         "sigattn.jobs": f"{plan.jobs} x {plan.threads} threads ({plan.reason})"})  # fmt: skip
         order = {c.key: i for i, c in enumerate(pipeline.cells)}
         outcomes.sort(key=lambda o: order[o.cell.key])
         result = PipelineResult(pipeline.name, parent.run_id, outcomes, rows, markdown, out, interrupted)
