@@ -100,7 +100,7 @@ def main() -> None:
         met = all(rows["auto"]["seconds"] < rows[n]["seconds"] for n in others)
         print(f"target: auto faster than {', '.join(others)}: {'met' if met else 'MISSED'}")
     meta = {"cpu": cpu_name(), "cores": usable_cores(), "torch": torch.__version__,
-            "pipeline": str(args.pipeline), "sets": args.sets}  # fmt: skip
+            "pipeline": os.path.relpath(args.pipeline.resolve(), ROOT), "sets": args.sets}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "grid_speed-cpu.json"
     path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
