@@ -20,6 +20,7 @@ from torch import nn
 
 from sigattn import __version__
 from sigattn.errors import SigattnError
+from sigattn.evaluate.raw import refusal
 from sigattn.models.meta import ModelMeta
 from sigattn.tracking.served import CHECKPOINT_KEY, MODEL_CODE, signature
 from sigattn.tracking.store import MODEL_NAME, TORCH_MODEL_NAME, first_line
@@ -63,11 +64,12 @@ def log_torch_model(model: nn.Module, checkpoint: Path, examples: list[np.ndarra
 def log_served_model(
     meta: ModelMeta, checkpoint: Path, x: np.ndarray, side: np.ndarray | None, run_id: str, step: int
 ) -> None:
-    """`model`: the pyfunc `mlflow models serve` answers with; `x`, `side` are a raw input example."""
+    """`model`: the pyfunc `mlflow models serve` answers with; `x`, `side` are a raw input example,
+    left out where the model refuses raw windows (MLflow would warn that it failed to validate it)."""
     import mlflow.pyfunc
     from mlflow.models import Model
 
-    example = {"x": x} if side is None else {"x": x, "side": side}
+    example = None if refusal(meta) else {"x": x} if side is None else {"x": x, "side": side}
     description = {
         "classes": list(meta.classes),
         "fs": meta.fs,

@@ -22,10 +22,11 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from sigattn.config import load_config
+from sigattn.data.side import RR_FEATURES, SideStats, rr_side_features
 from sigattn.errors import SigattnError
 from sigattn.evaluate.raw import predict_raw
 from sigattn.models.checkpoint import load_checkpoint, model_for, save_checkpoint
-from sigattn.models.meta import ModelMeta
+from sigattn.models.meta import BeatGeometry, ModelMeta
 from sigattn.tracking import (
     SOURCE_RUN_TAG,
     MlflowTracker,
@@ -271,6 +272,33 @@ def test_spectrum_model_serves_signal_windows_of_the_trained_length(local_store:
     assert np.asarray(served.input_example["x"]).shape == (2, 1, 256)  # signal windows, not spectra
     probs = predict_raw(model, load_checkpoint(checkpoint)["meta"], x)
     np.testing.assert_allclose(served.predict(x)[["p_a", "p_b", "p_c"]], probs, rtol=1e-4, atol=1e-6)
+
+
+def test_beat_model_scaled_per_record_is_logged_without_an_input_example(local_store: Path, caplog):
+    rr = np.random.default_rng(1).uniform(0.5, 1.2, size=(8, 4))
+    meta = ModelMeta(
+        model=load_config(None, ["model.block=se"]).to_dict()["model"],
+        in_channels=1,
+        classes=("N", "S", "V"),
+        fs=360.0,
+        window_length=260,
+        window_stride=None,
+        transforms=ZSCORE,
+        dataset="mitdb",
+        side_features=RR_FEATURES,
+        side_stats=SideStats.fit(rr_side_features(rr)).to_dict(),
+        beat=BeatGeometry("MLII", 90, 170),
+        config={"data": {"amplitude": "record-median-beat"}},
+    )
+    model = model_for(meta)
+    checkpoint = save_checkpoint(local_store / "best.pt", model=model, meta=meta)
+    x = np.random.default_rng(0).standard_normal((2, 1, 260)).astype(np.float32)
+    with caplog.at_level(logging.WARNING), tracked_run(LOCAL, run_name="r") as tracker:
+        tracker.log_model(model, checkpoint, x, side_example=rr_side_features(rr[:2]))
+    assert not [r for r in caplog.records if "input example" in r.getMessage()]
+    with global_tracking_uri(tracker.tracking_uri):
+        served = mlflow.pyfunc.load_model(f"runs:/{tracker.run_id}/model")
+    assert served.input_example is None  # it would only be refused: record-level scaling needs `sigattn eval`
 
 
 def test_logged_model_loads_as_pyfunc_and_predicts_like_torch(local_store: Path):
