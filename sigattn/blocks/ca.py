@@ -27,13 +27,15 @@ import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import pointwise, pointwise_wide, scale
+from sigattn.blocks.ops import PerChannel, pointwise, pointwise_wide, scale
 from sigattn.blocks.registry import register
 
 
 @register("ca")
 class CoordinateAttention(nn.Module):
     """`inplace=True` lets the block write its output into its input when autograd is off."""
+
+    splits = True  # forward(x, split=True): see PerChannel
 
     def __init__(self, channels: int, *, groups: int = 32, inplace: bool = False) -> None:
         super().__init__()
@@ -47,11 +49,16 @@ class CoordinateAttention(nn.Module):
         self.channel_gate = Gate("sigmoid", "channel")
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _split(self, x: Tensor) -> tuple[Tensor, PerChannel]:
+        """`x` times the temporal gate, and the channel gate still to multiply it by (see `PerChannel`)."""
         conv, bn, act = self.shared
         y = pointwise(conv, x)  # (N, mip, L)
         y = act(bn(torch.cat([y, y.mean(dim=-1, keepdim=True)], dim=-1)))  # = shared(cat([x, mean x]))
         along_time, overall = y[..., :-1], y[..., -1:]
         out = scale(x, self.temporal_gate(pointwise_wide(self.to_temporal, along_time)), inplace=self.inplace)
-        channel = self.channel_gate(pointwise(self.to_channel, overall))
-        return scale(out, channel, inplace=True)  # out is the block's own by now
+        return out, PerChannel(self.channel_gate(pointwise(self.to_channel, overall)))
+
+    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
+        """The block's output; with `split=True`, the map before its per-channel steps, and the steps."""
+        out, rest = self._split(x)
+        return (out, rest) if split else rest.apply(out, inplace=True)  # out is the block's own by now

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import pointwise, scale, shift
+from sigattn.blocks.ops import PerChannel, pointwise
 from sigattn.blocks.registry import register
 
 FUSIONS = ("channel_add", "channel_mul")
@@ -33,6 +33,8 @@ def _transform(channels: int, hidden: int) -> nn.Sequential:
 @register("gc")
 class GlobalContext(nn.Module):
     """`inplace=True` lets the block write its output into its input when autograd is off."""
+
+    splits = True  # forward(x, split=True): see PerChannel
 
     def __init__(
         self,
@@ -76,11 +78,13 @@ class GlobalContext(nn.Module):
         weights = self.temporal_gate(scores)  # (N, 1, L), sums to 1 over time
         return (x @ weights.transpose(-1, -2)).squeeze(-1)  # (N, C, L) @ (N, L, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _split(self, x: Tensor) -> tuple[Tensor, PerChannel]:
+        """`x` and the per-channel gate and context term still to apply to it (see `PerChannel`)."""
         context = self.context(x)
-        out, own = x, self.inplace
-        if self.mul is not None:
-            out, own = scale(out, self.channel_gate(self.mul(context).unsqueeze(-1)), inplace=own), True
-        if self.add is not None:
-            out = shift(out, self.add(context).unsqueeze(-1), inplace=own)
-        return out
+        gate = None if self.mul is None else self.channel_gate(self.mul(context).unsqueeze(-1))
+        return x, PerChannel(gate, None if self.add is None else self.add(context).unsqueeze(-1))
+
+    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
+        """The block's output; with `split=True`, the map before its per-channel steps, and the steps."""
+        out, rest = self._split(x)
+        return (out, rest) if split else rest.apply(out, inplace=self.inplace)

@@ -1,10 +1,13 @@
-"""Cheap tensor steps the blocks share: 1x1 convs as matmuls, and gating without copies.
+"""Cheap tensor steps the blocks share: 1x1 convs as matmuls, gating without copies, and per-channel
+steps a backbone can apply after pooling.
 
 On CPU a 1x1 Conv1d goes through oneDNN and reorders its input, several times slower than the
 same product as a matmul. And at large batches a fresh (N, C, L) output costs more (page faults)
 than the arithmetic that fills it, so without autograd a gate is written into a tensor the block
 may overwrite.
 """
+
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -44,3 +47,24 @@ def scale(x: Tensor, weights: Tensor, *, inplace: bool) -> Tensor:
 def shift(x: Tensor, offset: Tensor, *, inplace: bool) -> Tensor:
     """`x + offset`, written into `x` when `inplace` and autograd is off."""
     return x.add_(offset) if may_overwrite(inplace) else x + offset
+
+
+class PerChannel(NamedTuple):
+    """The per-channel end of a block's forward: `x * scale + offset`, each (N, C, 1) or None.
+
+    `scale` is a sigmoid gate (>= 0), so both steps are monotone in x within a channel and commute
+    with max pooling: a backbone may pool first and apply them to the shorter map
+    (`pool(x * s + o) == pool(x) * s + o`, exactly in floating point). Blocks that end this way have
+    `splits = True`, and `block(x, split=True)` returns the map before these steps and the steps.
+    """
+
+    scale: Tensor | None = None
+    offset: Tensor | None = None
+
+    def apply(self, x: Tensor, *, inplace: bool) -> Tensor:
+        """`x * scale + offset`; the first step writes into `x` only if `inplace` (and autograd is off)."""
+        if self.scale is not None:
+            x, inplace = scale(x, self.scale, inplace=inplace), True
+        if self.offset is not None:
+            x = shift(x, self.offset, inplace=inplace)
+        return x

@@ -7,7 +7,7 @@ input is rescaled per channel. Gate: channel (N, C, 1).
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import scale
+from sigattn.blocks.ops import PerChannel
 from sigattn.blocks.registry import register
 
 
@@ -22,6 +22,8 @@ def reduced(channels: int, reduction: int, min_hidden: int) -> int:
 class SqueezeExcite(nn.Module):
     """`inplace=True` lets the block write its output into its input when autograd is off."""
 
+    splits = True  # forward(x, split=True): see PerChannel
+
     def __init__(self, channels: int, *, reduction: int = 16, min_hidden: int = 8, inplace: bool = False) -> None:
         super().__init__()
         hidden = reduced(channels, reduction, min_hidden)
@@ -31,7 +33,12 @@ class SqueezeExcite(nn.Module):
         self.channel_gate = Gate("sigmoid", "channel")
         self.inplace = inplace
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _split(self, x: Tensor) -> tuple[Tensor, PerChannel]:
+        """`x` and the channel gate still to multiply it by (see `PerChannel`)."""
         squeezed = x.mean(dim=-1)  # (N, C)
-        weights = self.channel_gate(self.fc2(self.act(self.fc1(squeezed))).unsqueeze(-1))
-        return scale(x, weights, inplace=self.inplace)
+        return x, PerChannel(self.channel_gate(self.fc2(self.act(self.fc1(squeezed))).unsqueeze(-1)))
+
+    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
+        """The block's output; with `split=True`, the map before its per-channel steps, and the steps."""
+        out, rest = self._split(x)
+        return (out, rest) if split else rest.apply(out, inplace=self.inplace)

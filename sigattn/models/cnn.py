@@ -40,7 +40,11 @@ class KernelDropoutConv1d(nn.Conv1d):
 
 
 class ConvStage(nn.Module):
-    """Conv1d -> BatchNorm -> ReLU -> attention block -> MaxPool(2)."""
+    """Conv1d -> BatchNorm -> ReLU -> attention block -> MaxPool(2).
+
+    A block whose forward ends in per-channel steps (`splits`: SE, ECA, GC, CA's channel gate) has
+    them applied after the pooling, where they commute with it exactly and touch half the samples.
+    """
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel: int, stride: int, padding: int, block: str,
@@ -56,7 +60,11 @@ class ConvStage(nn.Module):
         self.pool = nn.MaxPool1d(2, ceil_mode=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.pool(self.attn(self.act(self.bn(self.conv(x)))))
+        x = self.act(self.bn(self.conv(x)))
+        if not getattr(self.attn, "splits", False):
+            return self.pool(self.attn(x))
+        x, rest = self.attn(x, split=True)
+        return rest.apply(self.pool(x), inplace=True)  # the pooled map is this stage's own
 
 
 def _per_stage(name: str, values: Sequence[int] | None, stages: int, default: list[int]) -> list[int]:

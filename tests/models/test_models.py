@@ -1,12 +1,16 @@
+import copy
 import io
 import warnings
 
 import pytest
 import torch
+from torch.ops import aten
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from sigattn.blocks import BLOCKS, capture_gates
 from sigattn.errors import SigattnError
 from sigattn.models import BACKBONES, create_model
+from sigattn.models.cnn import ConvStage
 
 COMBOS = [(b, k) for b in sorted(BACKBONES) for k in sorted(BLOCKS)]
 
@@ -131,3 +135,52 @@ def test_kernel_dropout_drops_first_layer_weights_in_training_only():
     )
     with pytest.raises(SigattnError, match="kernel_dropout must be in"):
         create_model("cnn", 1, 3, kernel_dropout=1.0)
+
+
+def _pool_last(stage: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The stage as written in its docstring: the whole block, then the pooling."""
+    return stage.pool(stage.attn(stage.act(stage.bn(stage.conv(x)))))
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+@pytest.mark.parametrize("train", [True, False])
+def test_stage_pooling_before_per_channel_steps_changes_nothing(block, train):
+    torch.manual_seed(0)
+    stage = ConvStage(3, 16, 5, 1, 2, block).train(train)
+    with torch.no_grad():  # move every parameter (GC's zero-started layer too) off its initial value
+        for p in stage.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    reference = copy.deepcopy(stage)
+    x = torch.randn(4, 3, 33)  # odd conv output: the last pooling window is partial
+    out, expected = stage(x), _pool_last(reference, x)
+    assert torch.equal(out, expected)  # max pooling commutes exactly with a positive scale and a shift
+    out.backward(grad := torch.randn_like(out)), expected.backward(grad)
+    for (name, p), q in zip(stage.named_parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5, msg=name)
+    with torch.inference_mode():  # the blocks write in place here
+        torch.testing.assert_close(stage.eval()(x), _pool_last(reference.eval(), x), rtol=0, atol=0)
+
+
+class _PerChannelOps(TorchDispatchMode):
+    """Records the output length of every elementwise product or sum with a per-channel (N, C, 1) operand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lengths: list[int] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        elementwise = func.overloadpacket in (aten.mul, aten.mul_, aten.add, aten.add_)
+        per_channel = any(isinstance(a, torch.Tensor) and a.dim() == 3 and a.shape[-1] == 1 for a in args)
+        if elementwise and per_channel and out.dim() == 3 and out.shape[-1] > 1:
+            self.lengths.append(out.shape[-1])
+        return out
+
+
+@pytest.mark.parametrize("block", ["se", "eca", "gc", "ca"])
+@pytest.mark.parametrize("grad", [True, False])
+def test_per_channel_steps_run_on_the_pooled_map(block, grad):
+    stage = ConvStage(1, 8, 3, 1, 1, block).eval()
+    with torch.set_grad_enabled(grad), _PerChannelOps() as ops:
+        stage(torch.randn(2, 1, 40))
+    assert ops.lengths and set(ops.lengths) == {20}  # never the conv output's 40 samples
