@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -84,18 +85,20 @@ def log_served_model(
         code = Path(folder) / "sigattn_model.py"
         code.write_text(MODEL_CODE)
         try:
-            Model.log(  # mlflow.pyfunc.log_model has no run_id: it would open a run
-                artifact_path=None,
-                name=MODEL_NAME,
-                flavor=mlflow.pyfunc,
-                python_model=str(code),
-                artifacts={CHECKPOINT_KEY: str(checkpoint)},
-                run_id=run_id,
-                step=step,
-                signature=signature(meta),
-                input_example=example,
-                pip_requirements=[*_pins(), f"scipy=={scipy.__version__}", f"sigattn=={__version__}"],
-                metadata={"sigattn": description},
-            )
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", ".*An input example was not provided", UserWarning)  # left out above
+                Model.log(  # mlflow.pyfunc.log_model has no run_id: it would open a run
+                    artifact_path=None,
+                    name=MODEL_NAME,
+                    flavor=mlflow.pyfunc,
+                    python_model=str(code),
+                    artifacts={CHECKPOINT_KEY: str(checkpoint)},
+                    run_id=run_id,
+                    step=step,
+                    signature=signature(meta),
+                    input_example=example,
+                    pip_requirements=[*_pins(), f"scipy=={scipy.__version__}", f"sigattn=={__version__}"],
+                    metadata={"sigattn": description},
+                )
         except Exception as error:
             raise SigattnError(f"could not log the served model of run {run_id}: {first_line(error)}") from error
