@@ -27,15 +27,13 @@ import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import PerChannel, pointwise, pointwise_wide, scale
+from sigattn.blocks.ops import EndsPerChannel, PerChannel, pointwise, pointwise_wide, scale
 from sigattn.blocks.registry import register
 
 
 @register("ca")
-class CoordinateAttention(nn.Module):
+class CoordinateAttention(EndsPerChannel):
     """`inplace=True` lets the block write its output into its input when autograd is off."""
-
-    splits = True  # forward(x, split=True): see PerChannel
 
     def __init__(self, channels: int, *, groups: int = 32, inplace: bool = False) -> None:
         super().__init__()
@@ -57,8 +55,3 @@ class CoordinateAttention(nn.Module):
         along_time, overall = y[..., :-1], y[..., -1:]
         out = scale(x, self.temporal_gate(pointwise_wide(self.to_temporal, along_time)), inplace=self.inplace)
         return out, PerChannel(self.channel_gate(pointwise(self.to_channel, overall)))
-
-    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
-        """The block's output; with `split=True`, the map before its per-channel steps, and the steps."""
-        out, rest = self._split(x)
-        return (out, rest) if split else rest.apply(out, inplace=True)  # out is the block's own by now

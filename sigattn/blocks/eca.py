@@ -10,7 +10,7 @@ import math
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import PerChannel
+from sigattn.blocks.ops import EndsPerChannel, PerChannel
 from sigattn.blocks.registry import register
 
 
@@ -21,10 +21,8 @@ def eca_kernel_size(channels: int, gamma: float = 2.0, b: float = 1.0) -> int:
 
 
 @register("eca")
-class EfficientChannelAttention(nn.Module):
+class EfficientChannelAttention(EndsPerChannel):
     """`inplace=True` lets the block write its output into its input when autograd is off."""
-
-    splits = True  # forward(x, split=True): see PerChannel
 
     def __init__(
         self,
@@ -47,8 +45,3 @@ class EfficientChannelAttention(nn.Module):
         """`x` and the channel gate still to multiply it by (see `PerChannel`)."""
         y = x.mean(dim=-1).unsqueeze(1)  # (N, 1, C): channels become the conv's axis
         return x, PerChannel(self.channel_gate(self.conv(y).transpose(-1, -2)))
-
-    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
-        """The block's output; with `split=True`, the map before its per-channel steps, and the steps."""
-        out, rest = self._split(x)
-        return (out, rest) if split else rest.apply(out, inplace=self.inplace)

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import PerChannel, pointwise
+from sigattn.blocks.ops import EndsPerChannel, PerChannel, pointwise
 from sigattn.blocks.registry import register
 
 FUSIONS = ("channel_add", "channel_mul")
@@ -31,10 +31,8 @@ def _transform(channels: int, hidden: int) -> nn.Sequential:
 
 
 @register("gc")
-class GlobalContext(nn.Module):
+class GlobalContext(EndsPerChannel):
     """`inplace=True` lets the block write its output into its input when autograd is off."""
-
-    splits = True  # forward(x, split=True): see PerChannel
 
     def __init__(
         self,
@@ -83,8 +81,3 @@ class GlobalContext(nn.Module):
         context = self.context(x)
         gate = None if self.mul is None else self.channel_gate(self.mul(context).unsqueeze(-1))
         return x, PerChannel(gate, None if self.add is None else self.add(context).unsqueeze(-1))
-
-    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
-        """The block's output; with `split=True`, the map before its per-channel steps, and the steps."""
-        out, rest = self._split(x)
-        return (out, rest) if split else rest.apply(out, inplace=self.inplace)

@@ -54,8 +54,8 @@ class PerChannel(NamedTuple):
 
     `scale` is a sigmoid gate (>= 0), so both steps are monotone in x within a channel and commute
     with max pooling: a backbone may pool first and apply them to the shorter map
-    (`pool(x * s + o) == pool(x) * s + o`, exactly in floating point). Blocks that end this way have
-    `splits = True`, and `block(x, split=True)` returns the map before these steps and the steps.
+    (`pool(x * s + o) == pool(x) * s + o`, exactly in floating point). Blocks that end this way are
+    `EndsPerChannel`.
     """
 
     scale: Tensor | None = None
@@ -68,3 +68,20 @@ class PerChannel(NamedTuple):
         if self.offset is not None:
             x = shift(x, self.offset, inplace=inplace)
         return x
+
+
+class EndsPerChannel(nn.Module):
+    """A block whose forward ends in per-channel steps: `_split(x)` gives the map before them and the
+    steps, and `block(x, split=True)` returns both so a backbone can pool in between."""
+
+    splits = True
+    inplace: bool
+
+    def _split(self, x: Tensor) -> tuple[Tensor, PerChannel]:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
+        out, rest = self._split(x)
+        if split:
+            return out, rest
+        return rest.apply(out, inplace=self.inplace or out is not x)  # a fresh map is the block's own

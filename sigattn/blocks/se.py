@@ -7,7 +7,7 @@ input is rescaled per channel. Gate: channel (N, C, 1).
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import PerChannel
+from sigattn.blocks.ops import EndsPerChannel, PerChannel
 from sigattn.blocks.registry import register
 
 
@@ -19,10 +19,8 @@ def reduced(channels: int, reduction: int, min_hidden: int) -> int:
 
 
 @register("se")
-class SqueezeExcite(nn.Module):
+class SqueezeExcite(EndsPerChannel):
     """`inplace=True` lets the block write its output into its input when autograd is off."""
-
-    splits = True  # forward(x, split=True): see PerChannel
 
     def __init__(self, channels: int, *, reduction: int = 16, min_hidden: int = 8, inplace: bool = False) -> None:
         super().__init__()
@@ -37,8 +35,3 @@ class SqueezeExcite(nn.Module):
         """`x` and the channel gate still to multiply it by (see `PerChannel`)."""
         squeezed = x.mean(dim=-1)  # (N, C)
         return x, PerChannel(self.channel_gate(self.fc2(self.act(self.fc1(squeezed))).unsqueeze(-1)))
-
-    def forward(self, x: Tensor, *, split: bool = False) -> Tensor | tuple[Tensor, PerChannel]:
-        """The block's output; with `split=True`, the map before its per-channel steps, and the steps."""
-        out, rest = self._split(x)
-        return (out, rest) if split else rest.apply(out, inplace=self.inplace)

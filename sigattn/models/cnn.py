@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from sigattn.blocks import create_block
+from sigattn.blocks.ops import EndsPerChannel
 from sigattn.errors import SigattnError
 from sigattn.models.layers import (
     BlockChoice,
@@ -42,8 +43,9 @@ class KernelDropoutConv1d(nn.Conv1d):
 class ConvStage(nn.Module):
     """Conv1d -> BatchNorm -> ReLU -> attention block -> MaxPool(2).
 
-    A block whose forward ends in per-channel steps (`splits`: SE, ECA, GC, CA's channel gate) has
-    them applied after the pooling, where they commute with it exactly and touch half the samples.
+    A block whose forward ends in per-channel steps (`EndsPerChannel`: SE, ECA, GC, CA's channel
+    gate) has them applied after the pooling, where they commute with it exactly and touch half the
+    samples.
     """
 
     def __init__(
@@ -61,7 +63,7 @@ class ConvStage(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.act(self.bn(self.conv(x)))
-        if not getattr(self.attn, "splits", False):
+        if not isinstance(self.attn, EndsPerChannel):
             return self.pool(self.attn(x))
         x, rest = self.attn(x, split=True)
         return rest.apply(self.pool(x), inplace=True)  # the pooled map is this stage's own
