@@ -32,6 +32,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def write_report(folder: Path, name: str, report: dict) -> None:
+    """Write `report` as JSON to folder/name, creating the folder, and say where."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", nargs="+", default=["cnn", "resnet", "wdcnn"])

@@ -14,7 +14,6 @@ benchmarks/results/grid_speed-cpu.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from sigattn.experiments.jobs import usable_cores
 from sigattn.experiments.pipeline import run_pipeline
 
 sys.path.insert(0, str(Path(__file__).parent))
-from blocks import cpu_name  # noqa: E402
+from blocks import cpu_name, write_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS: dict[str, tuple[int | str, int | None]] = {  # name -> (jobs, threads per worker; None = the plan's)
@@ -101,10 +100,7 @@ def main() -> None:
         print(f"target: auto faster than {', '.join(others)}: {'met' if met else 'MISSED'}")
     meta = {"cpu": cpu_name(), "cores": usable_cores(), "torch": torch.__version__,
             "pipeline": os.path.relpath(args.pipeline.resolve(), ROOT), "sets": args.sets}  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "grid_speed-cpu.json"
-    path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_report(args.out, "grid_speed-cpu.json", {"meta": meta, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ from torch.nn import functional as F
 from sigattn.models import create_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from blocks import cpu_name  # noqa: E402
+from blocks import cpu_name, write_report  # noqa: E402
 
 BLOCKS = ["se", "eca", "gc", "ca"]
 
@@ -108,10 +107,7 @@ def main() -> None:
             flush=True,
         )
     meta = {"cpu": cpu_name(), "threads": args.threads, "rounds": args.rounds, "torch": torch.__version__}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "pool_order-cpu.json"
-    path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    print(f"wrote {path}")
+    write_report(args.out, "pool_order-cpu.json", {"meta": meta, "rows": rows})
 
 
 if __name__ == "__main__":
