@@ -74,7 +74,6 @@ class EndsPerChannel(nn.Module):
     """A block whose forward ends in per-channel steps: `_split(x)` gives the map before them and the
     steps, and `block(x, split=True)` returns both so a backbone can pool in between."""
 
-    splits = True
     inplace: bool
 
     def _split(self, x: Tensor) -> tuple[Tensor, PerChannel]:
