@@ -83,6 +83,10 @@ def split_inputs(model_input: Any) -> tuple[Any, Any]:
 class SigattnModel(PythonModel):
     """A trained sigattn model as MLflow serves it; see the module docstring for the contract."""
 
+    # `predict` is unannotated on purpose; without this MLflow warns so once in every process that
+    # defines the class, and wraps `predict` in a call that does nothing more.
+    _skip_type_hint_validation = True
+
     def load_context(self, context: Any) -> None:
         self.model, self.meta = model_from_checkpoint(context.artifacts[CHECKPOINT_KEY])
 
