@@ -37,8 +37,9 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _TOP_KEYS = ("name", "base", "set", "grid", "variants", "cells", "baselines")
 BASELINE_KEY = "baseline"
 VARIANT_KEY = "variant"
-# What a baseline cell changes in the base config; minirocket is fitted by sigattn.experiments.baselines,
-# dechazal by sigattn.experiments.linear_ecg.
+# What a baseline cell changes in the base config, over a cell's own settings too (a cell's model options
+# are for the grid's models); minirocket is fitted by sigattn.experiments.baselines, dechazal by
+# sigattn.experiments.linear_ecg.
 BASELINE_SETS: dict[str, tuple[str, ...]] = {
     "wdcnn": ("model.backbone=wdcnn", "model.block=none", "model.widths=null", "model.options={}"),
     "minirocket": (),
@@ -226,7 +227,7 @@ def load_pipeline(
             own, label = {k: v for k, v in c.items() if k != "label"}, c.get("label")
             chosen = [_override(k, v) for k, v in {**values, **own}.items() if k not in (BASELINE_KEY, VARIANT_KEY)]
             try:
-                cfg = load_config(base, [*sets, *preset, *chosen, *tail])
+                cfg = load_config(base, [*sets, *chosen, *preset, *tail])
             except SigattnError as error:
                 title = _describe(values, label) if label else _describe({**values, **own}, None) or "base"
                 raise SigattnError(f"pipeline {path}: cell {title}: {error}") from None

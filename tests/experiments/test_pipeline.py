@@ -263,18 +263,20 @@ def test_baselines_and_grid_narrowing(workdir: Path):
         "name": "base",
         "base": "base.yaml",
         "grid": {"model.block": ["none", "se"], "train.seed": [0, 1, 2]},
-        "cells": [{"label": "A"}, {"label": "B", "data.synthetic.seed": 3}],
+        "cells": [{"label": "A"}, {"label": "B", "data.synthetic.seed": 3, "model.options": {"kernel_dropout": 0.2}}],
         "baselines": ["wdcnn", "minirocket"],
     }
     path = write(workdir / "b.yaml", spec)
     full = load_pipeline(path)
     assert len(full.cells) == (2 * 3 + 2 * 3) * 2
+    b_cells = [c.config.model for c in full.cells if c.label == "B"]
+    assert {m.backbone: m.options for m in b_cells} == {"cnn": {"kernel_dropout": 0.2}, "wdcnn": {}}  # the preset wins
     narrow = load_pipeline(path, only={"train.seed": [1]})
     assert {c.key for c in narrow.cells} < {c.key for c in full.cells} and len(narrow.cells) == 8
     rocket = [c for c in narrow.cells if c.baseline == "minirocket"]
     assert [c.key for c in rocket] == [
         "A:baseline=minirocket,train.seed=1",
-        "B:baseline=minirocket,train.seed=1,data.synthetic.seed=3",
+        'B:baseline=minirocket,train.seed=1,data.synthetic.seed=3,model.options={"kernel_dropout":0.2}',
     ]
     assert rocket[0].group == "A:baseline=minirocket" and rocket[1].config.data.synthetic.seed == 3
     with pytest.raises(SigattnError, match="--grid model.width: not a grid key"):
