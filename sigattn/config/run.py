@@ -189,12 +189,15 @@ class TrainConfig(Section):
 
 
 class TrackingConfig(Section):
-    """MLflow: `uri` None uses MLFLOW_TRACKING_URI or MLflow's default; `run_name` None is generated."""
+    """MLflow: `uri` None uses MLFLOW_TRACKING_URI or MLflow's default; `run_name` None is generated.
+    `overlays_per_class`: per-window attention/IG overlays logged for each class, that many of its most
+    confident correct and wrong windows each (0: none, the class-average figures stay)."""
 
     where: ClassVar[str] = "tracking"
     uri: NameOrNull = None
     experiment: Name = "sigattn"
     run_name: NameOrNull = None
+    overlays_per_class: NonNegativeInt = 2
 
 
 class RunConfig(Section):

@@ -47,7 +47,8 @@ def report_split(cfg: RunConfig, prepared: Prepared, result: FitResult, model: n
     before = cfg.data.beat_samples(prepared.fs)[0] if cfg.data.beats else None
     explained = score_windows(model, windows, dataset=cfg.data.dataset, before=before)  # drops go on the overlays
     figures, maps = attention_report(model, windows, probs, run_name=result.run_name, block=cfg.model.blocks_label(),
-                                     scores=explained, r_index=before, dataset=cfg.data.dataset)  # fmt: skip
+                                     scores=explained, r_index=before, dataset=cfg.data.dataset,
+                                     per_class=cfg.tracking.overlays_per_class)  # fmt: skip
     for path, figure in figures.items():  # IG overlays even when the model has no gates (block "none")
         tracker.log_figure(figure, path)
     if maps:

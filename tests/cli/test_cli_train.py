@@ -31,7 +31,7 @@ SMALL = {
     },
     "model": {"block": "cbam", "widths": [8, 16, 16, 16]},
     "train": {"epochs": 2, "batch_size": 32, "quiet": True},
-    "tracking": {"experiment": "e2e"},
+    "tracking": {"experiment": "e2e", "overlays_per_class": 0},
 }
 
 

@@ -20,7 +20,7 @@ TINY = {
     },
     "model": {"block": "none", "widths": [8, 8, 8, 8]},
     "train": {"epochs": 1, "quiet": True},
-    "tracking": {"experiment": "hint"},
+    "tracking": {"experiment": "hint", "overlays_per_class": 0},
 }
 
 

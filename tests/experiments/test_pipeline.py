@@ -25,7 +25,7 @@ BASE = {
     },
     "model": {"widths": [8, 8, 8, 8]},
     "train": {"epochs": 1, "quiet": True},
-    "tracking": {"experiment": "pipe"},
+    "tracking": {"experiment": "pipe", "overlays_per_class": 0},
 }
 
 

@@ -21,7 +21,7 @@ BASE = {
              "window": {"length": 256, "stride": 128}},
     "model": {"widths": [8, 8, 8, 8], "block": "none"},
     "train": {"epochs": 1, "quiet": True},
-    "tracking": {"experiment": "pipe"},
+    "tracking": {"experiment": "pipe", "overlays_per_class": 0},
 }  # fmt: skip
 
 

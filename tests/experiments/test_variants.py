@@ -32,7 +32,7 @@ BASE = {
     },
     "model": {"widths": [8, 8, 8, 8]},
     "train": {"epochs": 1, "quiet": True},
-    "tracking": {"experiment": "variants"},
+    "tracking": {"experiment": "variants", "overlays_per_class": 0},
 }
 SPEC = {
     "name": "ablate",

@@ -29,6 +29,7 @@ MLFLOW = str(Path(sys.executable).parent / "mlflow")
 TINY = [
     "data.synthetic.n_per_class=3",
     "data.synthetic.seconds=1.0",
+    "tracking.overlays_per_class=0",
     "data.window.length=256",
     "data.window.stride=128",
     'data.transforms=[{"name": "bandpass", "low": 50, "high": 4000}, {"name": "normalize"}]',

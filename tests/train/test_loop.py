@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,18 @@ def test_fit_reports_metrics_figures_model_and_checkpoints(tmp_path, prepared):
     np.testing.assert_allclose(predict_proba(restored, prepared.splits["test"].x[:5]), probs[:5], rtol=1e-5)
     last = load_checkpoint(result.last_checkpoint)
     assert last["epoch"] == 1 and len(last["history"]) == 2 and {"optimizer", "scheduler", "rng"} <= set(last)
+
+
+@pytest.mark.parametrize(("per_class", "most"), [(0, 0), (1, 1)])
+def test_overlays_per_class_sets_how_many_window_overlays_each_class_gets(tmp_path, prepared, per_class, most):
+    tracker = RecordingTracker(run_id="abc123")
+    cfg = config(tmp_path, "train.epochs=1", f"tracking.overlays_per_class={per_class}")
+    train_and_report(cfg, prepared, tracker, progress=False)
+    logged = [path for _, path in tracker.named("log_figure")]
+    overlays = [p.removeprefix("attention/overlay_") for p in logged if p.startswith("attention/overlay_")]
+    per_kind = Counter(name.rsplit("_", 1)[0] for name in overlays)  # <class>_<correct|wrong>
+    assert bool(overlays) == bool(most) and all(n <= most for n in per_kind.values())
+    assert "attention/class_average_ig.png" in logged and "plots/confusion_test.png" in logged
 
 
 def test_same_seed_same_results(tmp_path, prepared):
