@@ -29,7 +29,6 @@ MLFLOW = str(Path(sys.executable).parent / "mlflow")
 TINY = [
     "data.synthetic.n_per_class=3",
     "data.synthetic.seconds=1.0",
-    "tracking.overlays_per_class=0",
     "data.window.length=256",
     "data.window.stride=128",
     'data.transforms=[{"name": "bandpass", "low": 50, "high": 4000}, {"name": "normalize"}]',
@@ -38,6 +37,7 @@ TINY = [
     "train.epochs=1",
     "train.quiet=true",
     "tracking.experiment=serve",
+    "tracking.overlays_per_class=0",
 ]
 
 

@@ -19,11 +19,11 @@ from sigattn.train.distributed import Ranks
 TINY = [
     "data.synthetic.n_per_class=3",
     "data.synthetic.seconds=1.0",
-    "tracking.overlays_per_class=0",
     "data.window.length=256",
     "data.window.stride=128",
     "model.widths=[8,8,8,8]",
     "train.batch_size=32",
+    "tracking.overlays_per_class=0",
 ]
 
 
