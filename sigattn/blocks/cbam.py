@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import scale
+from sigattn.blocks.ops import mean_and_max, scale
 from sigattn.blocks.registry import register
 from sigattn.blocks.se import reduced
 
@@ -37,7 +37,7 @@ class CBAM(nn.Module):
         self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        pooled = self.mlp(torch.stack([x.mean(dim=-1), x.amax(dim=-1)]))  # both descriptors in one pass of the MLP
+        pooled = self.mlp(torch.stack(mean_and_max(x, -1)).squeeze(-1))  # both descriptors in one pass of the MLP
         x = scale(x, self.channel_gate((pooled[0] + pooled[1]).unsqueeze(-1)), inplace=self.inplace)
-        descriptor = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        descriptor = torch.cat(mean_and_max(x, 1), dim=1)
         return scale(x, self.temporal_gate(self.conv(descriptor)), inplace=True)  # x is now the block's own

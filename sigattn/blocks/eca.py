@@ -10,7 +10,7 @@ import math
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import EndsPerChannel, PerChannel
+from sigattn.blocks.ops import EndsPerChannel, PerChannel, time_mean
 from sigattn.blocks.registry import register
 
 
@@ -43,5 +43,5 @@ class EfficientChannelAttention(EndsPerChannel):
 
     def _split(self, x: Tensor) -> tuple[Tensor, PerChannel]:
         """`x` and the channel gate still to multiply it by (see `PerChannel`)."""
-        y = x.mean(dim=-1).unsqueeze(1)  # (N, 1, C): channels become the conv's axis
+        y = time_mean(x).unsqueeze(1)  # (N, 1, C): channels become the conv's axis
         return x, PerChannel(self.channel_gate(self.conv(y).transpose(-1, -2)))

@@ -11,11 +11,10 @@ the identity and the network learns how much context to add.
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import EndsPerChannel, PerChannel, pointwise
+from sigattn.blocks.ops import EndsPerChannel, PerChannel, pointwise, time_mean
 from sigattn.blocks.registry import register
 
 FUSIONS = ("channel_add", "channel_mul")
@@ -69,10 +68,10 @@ class GlobalContext(EndsPerChannel):
     def context(self, x: Tensor) -> Tensor:
         """The (N, C) global context vector."""
         if self.pooling == "avg":
-            return x.mean(dim=-1)
-        # A matmul is faster than the 1x1 conv, but in training the conv is kept: softmax ignores
-        # the score's bias, whose gradient is zero up to rounding, and a matmul's sums can make it exactly 0.
-        scores = self.score(x) if torch.is_grad_enabled() else pointwise(self.score, x)
+            return time_mean(x)
+        # A matmul, several times faster than the 1x1 conv on CPU. The score's bias shifts every
+        # time step alike, which softmax ignores: its gradient is zero (up to rounding).
+        scores = pointwise(self.score, x)
         weights = self.temporal_gate(scores)  # (N, 1, L), sums to 1 over time
         return (x @ weights.transpose(-1, -2)).squeeze(-1)  # (N, C, L) @ (N, L, 1)
 

@@ -33,6 +33,39 @@ def pointwise_wide(conv: nn.Conv1d, x: Tensor) -> Tensor:
     return _batched(weight, torch.cat([x, x.new_ones(x.shape[0], 1, x.shape[-1])], dim=1))
 
 
+def time_mean(x: Tensor) -> Tensor:
+    """`x.mean(dim=-1)`, (N, C, L) -> (N, C), as a sum and a division of the small result: the sum's
+    backward broadcasts the gradient without writing it out, where the mean's divides it full-size."""
+    return x.sum(dim=-1) / x.shape[-1]
+
+
+class _MeanAndMax(torch.autograd.Function):
+    """Mean and max over one dim in one autograd node, with a backward of a few float passes where
+    `amax`'s makes a boolean mask, copies it to float, counts ties and divides (the boolean steps
+    are several times slower than float ones on CPU). Ties share the max's gradient, as with `amax`."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+        values = x.amax(dim, keepdim=True)
+        ctx.save_for_backward(x, values)
+        ctx.dim = dim
+        return x.mean(dim, keepdim=True), values
+
+    @staticmethod
+    def backward(ctx, grad_mean: Tensor, grad_max: Tensor) -> tuple[Tensor, None]:
+        x, values = ctx.saved_tensors
+        at_max = (x - values).sign_().add_(1)  # x <= its max: 1 where equal, else 0
+        share = grad_mean / x.shape[ctx.dim]
+        return torch.addcmul(share, at_max, grad_max / at_max.sum(ctx.dim, keepdim=True)), None
+
+
+def mean_and_max(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """`x.mean(dim, keepdim=True)` and `x.amax(dim, keepdim=True)`, with a cheap backward."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _MeanAndMax.apply(x, dim)
+    return x.mean(dim, keepdim=True), x.amax(dim, keepdim=True)
+
+
 def may_overwrite(inplace: bool) -> bool:
     """Whether a block may write into a tensor it was allowed to: only when autograd records nothing,
     so no backward pass can need the old values."""

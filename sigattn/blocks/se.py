@@ -7,7 +7,7 @@ input is rescaled per channel. Gate: channel (N, C, 1).
 from torch import Tensor, nn
 
 from sigattn.blocks.gate import Gate
-from sigattn.blocks.ops import EndsPerChannel, PerChannel
+from sigattn.blocks.ops import EndsPerChannel, PerChannel, time_mean
 from sigattn.blocks.registry import register
 
 
@@ -33,5 +33,5 @@ class SqueezeExcite(EndsPerChannel):
 
     def _split(self, x: Tensor) -> tuple[Tensor, PerChannel]:
         """`x` and the channel gate still to multiply it by (see `PerChannel`)."""
-        squeezed = x.mean(dim=-1)  # (N, C)
+        squeezed = time_mean(x)  # (N, C)
         return x, PerChannel(self.channel_gate(self.fc2(self.act(self.fc1(squeezed))).unsqueeze(-1)))

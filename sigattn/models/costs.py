@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import torch
@@ -24,9 +27,11 @@ def count_flops(module: nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-def median_seconds(fn, min_run_time: float = 0.2) -> float:
-    """Median wall time of `fn()` from torch.utils.benchmark's adaptive loop."""
-    return Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+def median_seconds(fn, min_run_time: float = 0.2, threads: int = 1) -> float:
+    """Median wall time of `fn()` from torch.utils.benchmark's adaptive loop, on `threads` threads
+    (the Timer sets torch's thread count for the measurement; it defaults to one)."""
+    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,34 @@ class StepCost:
         return asdict(self)
 
 
+def _model_timers(
+    backbone: str, name: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, device: str, compiled: bool
+) -> tuple[int, Callable[[], None], Callable[[], None]]:
+    """Parameters, and a forward pass and a training step (SGD) to time, of `backbone` with block `name`."""
+    torch.manual_seed(0)
+    model = create_model(backbone, x.shape[1], num_classes, block=name).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    run = torch.compile(model) if compiled else model
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+    def forward() -> None:
+        model.eval()
+        with torch.inference_mode():
+            run(x)
+        sync()
+
+    def step() -> None:
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(run(x), y).backward()
+        optimizer.step()
+        sync()
+
+    for _ in range(2):  # warm-up: compilation, first-call allocations and kernel selection
+        forward(), step()
+    return count_parameters(model), forward, step
+
+
 def backbone_costs(
     backbone: str = "cnn",
     length: int = 1024,
@@ -85,52 +118,48 @@ def backbone_costs(
     device: str = "cpu",
     min_run_time: float = 1.0,
     rounds: int = 5,
+    compiled: bool = False,
 ) -> list[StepCost]:
     """Forward and forward+backward+SGD-step time of a backbone with each block vs `none`.
 
-    Models are timed in turn, `rounds` times over, and each keeps its fastest round: drift in
-    the machine's load then hits every block alike instead of whichever was timed last.
+    Each round times every block right next to `none` (which goes first in even rounds, second in
+    odd ones), `min_run_time / rounds` seconds each; times are medians over all measurements and
+    each overhead the median of the per-round ratios to `none`, so drift in the machine's load hits
+    both sides of a ratio alike. `compiled` times each model under `torch.compile` (the
+    compilation itself happens in the warm-up and is not timed). Timed on torch's current
+    number of threads.
     """
     x = torch.randn(batch, in_channels, length, device=device)
     y = torch.randint(0, num_classes, (batch,), device=device)
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    threads = torch.get_num_threads()
     names = ["none", *sorted(set(BLOCKS) - {"none"})]
-    timers = {}
-    for name in names:
-        torch.manual_seed(0)
-        model = create_model(backbone, in_channels, num_classes, block=name).to(device)
-        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    # Every model's training and inference graphs share one compile cache (the backbone's forward).
+    cache = torch._dynamo.config.patch(recompile_limit=4 * len(names)) if compiled else nullcontext()
+    with cache:
+        timers = {name: _model_timers(backbone, name, x, y, num_classes, device, compiled) for name in names}
+        times = {name: ([], []) for name in names}
+        ratios = {name: ([], []) for name in names}
+        for r in range(rounds):
+            for name in names[1:]:
+                pair = ("none", name) if r % 2 == 0 else (name, "none")
+                for kind in (0, 1):
+                    seconds = {n: median_seconds(timers[n][1 + kind], min_run_time / rounds, threads) for n in pair}
+                    for n in pair:
+                        times[n][kind].append(seconds[n])
+                        ratios[n][kind].append(seconds[n] / seconds["none"])
 
-        def forward(m=model) -> None:
-            m.eval()
-            with torch.inference_mode():
-                m(x)
-            sync()
+    def overhead(name: str, kind: int) -> float:
+        return 100 * (statistics.median(ratios[name][kind]) - 1)
 
-        def step(m=model, opt=optimizer) -> None:
-            m.train()
-            opt.zero_grad(set_to_none=True)
-            nn.functional.cross_entropy(m(x), y).backward()
-            opt.step()
-            sync()
-
-        forward(), step()  # warm-up: first-call allocations and kernel selection
-        timers[name] = (count_parameters(model), forward, step)
-    best = {name: [float("inf"), float("inf")] for name in names}
-    for _ in range(rounds):
-        for name, (_, forward, step) in timers.items():
-            best[name][0] = min(best[name][0], median_seconds(forward, min_run_time / rounds))
-            best[name][1] = min(best[name][1], median_seconds(step, min_run_time / rounds))
-    base_forward, base_step = best["none"]
     return [
         StepCost(
             backbone,
             name,
             timers[name][0],
-            best[name][0] * 1e3,
-            best[name][1] * 1e3,
-            100 * (best[name][0] / base_forward - 1),
-            100 * (best[name][1] / base_step - 1),
+            statistics.median(times[name][0]) * 1e3,
+            statistics.median(times[name][1]) * 1e3,
+            overhead(name, 0),
+            overhead(name, 1),
         )
         for name in names
     ]

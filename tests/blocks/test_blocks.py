@@ -3,6 +3,7 @@ import torch
 
 from sigattn.blocks import BLOCKS, capture_gates, create_block
 from sigattn.blocks.eca import eca_kernel_size
+from sigattn.blocks.ops import mean_and_max
 from sigattn.errors import SigattnError
 
 GATED = sorted(set(BLOCKS) - {"none"})
@@ -35,7 +36,9 @@ def test_gates_in_unit_interval_and_grads_reach_every_parameter(name):
         block(x).square().mean().backward()
     assert gates and all(((g > 0) & (g < 1)).all() for g in gates.values())
     for pname, p in block.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, pname
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+        if pname != "score.bias":  # GC's attention-pooling bias: softmax ignores it, its gradient is zero
+            assert p.grad.abs().sum() > 0, pname
 
 
 @pytest.mark.parametrize(
@@ -131,3 +134,18 @@ def test_unknown_name_lists_the_choices():
 def test_bad_option_is_a_clear_error():
     with pytest.raises(SigattnError, match="block 'se'"):
         create_block("se", 16, ratio=3)
+
+
+@pytest.mark.parametrize("dim", [1, -1])
+def test_mean_and_max_share_a_tied_max_gradient_as_amax_does(dim):
+    x = torch.tensor([[[1.0, 3.0, 3.0], [0.0, 0.0, 0.0]], [[2.0, -1.0, 2.0], [2.0, 5.0, 2.0]]], requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_()
+    reduced = list(x.shape)
+    reduced[dim] = 1
+    grad_mean, grad_max = torch.randn(2, *reduced).unbind(0)
+    mean, top = mean_and_max(x, dim)
+    torch.autograd.backward([mean, top], [grad_mean, grad_max])
+    torch.autograd.backward([x_ref.mean(dim, keepdim=True), x_ref.amax(dim, keepdim=True)], [grad_mean, grad_max])
+    torch.testing.assert_close(mean, x_ref.mean(dim, keepdim=True))
+    torch.testing.assert_close(top, x_ref.amax(dim, keepdim=True))
+    torch.testing.assert_close(x.grad, x_ref.grad)
