@@ -38,7 +38,11 @@ def run_pipeline_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     grid: Annotated[
         list[str] | None,
-        typer.Option("--grid", help="Run only these values of a grid key, e.g. --grid 'train.seed=[0]' (repeatable)."),
+        typer.Option(
+            "--grid",
+            help="Run only these values of a grid key, e.g. --grid 'train.seed=[0]' (repeatable); "
+            "'variant=[...]' and 'cell=[...]' pick named variants and labelled cells.",
+        ),
     ] = None,
 ) -> None:
     """Train every cell of a pipeline as child runs of one MLflow run, skipping cells finished earlier."""

@@ -66,6 +66,7 @@ def train(
 
         from sigattn import tracking
         from sigattn.train import distributed
+        from sigattn.train.saturation import saturation_note
         from sigattn.train.tracker import NullTracker
 
         checkpoint = resume_checkpoint(resume, tracking_uri) if resume else None
@@ -97,6 +98,9 @@ def train(
     metrics = result.test_metrics
     typer.echo(f"run {result.run_id} ({result.run_name})")
     typer.echo(f"best {result.monitor} = {result.best_value:.4f} at epoch {result.best_epoch}")
+    note = saturation_note(result.history, result.monitor)
+    if note:
+        typer.secho(note, err=True)
     typer.echo(
         f"{cfg.train.report_split} accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
         f"balanced accuracy = {metrics['balanced_accuracy']:.4f}"

@@ -37,6 +37,7 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _TOP_KEYS = ("name", "base", "set", "grid", "variants", "cells", "baselines")
 BASELINE_KEY = "baseline"
 VARIANT_KEY = "variant"
+CELL_KEY = "cell"  # --grid 'cell=[label, ...]' runs only the cells with these labels
 # What a baseline cell changes in the base config, over a cell's own settings too (a cell's model options
 # are for the grid's models); minirocket is fitted by sigattn.experiments.baselines, dechazal by
 # sigattn.experiments.linear_ecg.
@@ -151,6 +152,16 @@ def _variants(path: Path, spec: Any, only: Any) -> dict[str, tuple[str, ...]]:
     return {name: out[name] for name in only}
 
 
+def _labelled(path: Path, cells: list[dict[str, Any]], only: Any) -> list[dict[str, Any]]:
+    """The cells whose labels `only` lists, in the pipeline's order."""
+    labels = [c["label"] for c in cells if c.get("label")]
+    if not labels:
+        raise SigattnError(f"--grid {CELL_KEY}: pipeline {path} has no labelled cells")
+    if not isinstance(only, list) or not only or any(v not in labels for v in only):
+        raise SigattnError(f"--grid {CELL_KEY}: expected a list of cell labels of {', '.join(labels)}; got {only!r}")
+    return [c for c in cells if c.get("label") in only]
+
+
 def load_pipeline(
     path: Path | str,
     *,
@@ -191,7 +202,7 @@ def load_pipeline(
             raise SigattnError(f"pipeline {path}: grid.{key} must be a non-empty list of values; got {values!r}")
     variants = _variants(path, spec.get("variants"), (only or {}).get(VARIANT_KEY))
     for key, values in (only or {}).items():
-        if key == VARIANT_KEY and variants:
+        if (key == VARIANT_KEY and variants) or key == CELL_KEY:
             continue
         if key not in grid:
             raise SigattnError(f"--grid {key}: not a grid key of pipeline {path}; its grid keys: {', '.join(grid)}")
@@ -212,6 +223,8 @@ def load_pipeline(
         for key in c:
             if key != "label":
                 _check_key(f"pipeline {path}: cells[{i}]", key)
+    if only and CELL_KEY in only:
+        cells = _labelled(path, cells, only[CELL_KEY])
     tail = [*([f"tracking.uri={tracking_uri}"] if tracking_uri else []), *overrides]  # these win
     axes = [
         ({**({VARIANT_KEY: v} if v else {}), **dict(zip(grid, combo, strict=True))}, variants.get(v, ()))

@@ -106,7 +106,7 @@ def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list
         m, head = child["metrics"], f"{current[key].config.train.report_prefix}_"  # test_, or val_best_
         finished[key] = {
             **{k: m[head + k] for k in METRICS if head + k in m},
-            **{k: m[k] for k in ("params", "latency_ms_cpu") if k in m},
+            **{k: m[k] for k in ("params", "latency_ms_cpu", "val_saturated") if k in m},
             **{k.removeprefix(head): v for k, v in m.items() if k.startswith(tuple(head + p for p in PER_CLASS))},
         }
     return summarize(pipeline.cells, finished)

@@ -26,6 +26,7 @@ from sigattn.explain.scores import score_windows
 from sigattn.models.checkpoint import model_from_checkpoint
 from sigattn.train import distributed
 from sigattn.train.loop import FitResult, fit
+from sigattn.train.saturation import saturated
 from sigattn.train.tracker import NullTracker, Tracker
 
 
@@ -36,9 +37,11 @@ def report_split(cfg: RunConfig, prepared: Prepared, result: FitResult, model: n
     windows, step = prepared.splits[split], max(result.last_epoch, 0)
     batch_size = max(256, cfg.train.batch_size)
     scores, probs = evaluate(model, windows, batch_size=batch_size, precision=result.precision, ecg=cfg.data.ecg)
-    tracker.log_metrics(flat_metrics(prefix, scores), step=step)
+    val_saturated = saturated(result.history, result.monitor)
+    tracker.log_metrics({**flat_metrics(prefix, scores), "val_saturated": float(val_saturated)}, step=step)
     report = {"run_name": result.run_name, "split": split, "best_epoch": result.best_epoch, "monitor": result.monitor,
-              "best_value": result.best_value, "checkpoint": result.best_checkpoint.name, **scores}  # fmt: skip
+              "best_value": result.best_value, "val_saturated": val_saturated,
+              "checkpoint": result.best_checkpoint.name, **scores}  # fmt: skip
     tracker.log_dict(report, f"reports/{split}_report.json")
     title = f"{result.run_name}: {split}, best epoch {result.best_epoch}"
     figure = confusion_figure(scores["confusion"], list(prepared.classes), title)

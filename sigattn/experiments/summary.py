@@ -37,6 +37,7 @@ def _row(name: str, runs: list[dict[str, float]]) -> dict[str, Any]:
         if m in METRICS:
             row[f"{m}_std"] = std
     row["params"] = None if np.isnan(row["params"]) else int(row["params"])
+    row["val_saturated"] = sum(r.get("val_saturated", 0.0) > 0 for r in runs)
     return row
 
 
@@ -54,7 +55,7 @@ def summarize(cells: Sequence[Cell], finished: Mapping[str, dict[str, float]]) -
             over.append(finished[cell.key])
     rows = [_row(group, runs) for group, runs in groups.items()]
     if len(labels) > 1 and None not in labels:
-        rows += [_row(name, runs) for name, runs in pooled.items()]
+        rows += [{**_row(name, runs), "pooled": True} for name, runs in pooled.items()]
     return rows
 
 
@@ -142,12 +143,24 @@ def to_markdown(name: str, rows: Sequence[dict[str, Any]], split: str = "test") 
             lines.append(f"| {r['cell']} | {' | '.join(cols)} |")
     if any(r.get("per_record") for r in rows):
         lines += _record_tables(rows)
+    lines += _saturation_lines(rows)
     return "\n".join(lines) + "\n"
+
+
+def _saturation_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """A note naming the cells whose val split was saturated (a perfect score: it chose no epoch)."""
+    hit = [f"{r['cell']} ({r['val_saturated']} of {r['runs']} runs)" for r in rows
+           if r.get("val_saturated") and not r.get("pooled")]  # fmt: skip
+    if not hit:
+        return []
+    return ["", "Validation saturated (the monitored score was 1 in some epoch, so the val split could not "
+                "choose the epoch; the first perfect one was kept): " + ", ".join(hit) + "."]  # fmt: skip
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     keys = _per_class_keys(rows)
-    columns = ["cell", "runs", *(c for m in METRICS for c in (m, f"{m}_std")), "params", "latency_ms_cpu"]
+    columns = ["cell", "runs", *(c for m in METRICS for c in (m, f"{m}_std")), "params", "latency_ms_cpu",
+               "val_saturated"]  # fmt: skip
     buffer = io.StringIO()
     writer = csv.DictWriter(
         buffer, fieldnames=[*columns, *(c for k in keys for c in (k, f"{k}_std"))], lineterminator="\n"

@@ -59,6 +59,14 @@ def run_id_from(output: str) -> str:
     return re.search(r"^run ([0-9a-f]{32}) \(", output, re.MULTILINE).group(1)
 
 
+def test_train_says_when_validation_saturated(workdir: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("sigattn.train.saturation.PERFECT", 0.0)  # every score counts as perfect
+    trained = run("train", "small.yaml", "--set", "train.epochs=1")
+    assert trained.exit_code == 0, trained.output
+    assert "validation saturated: val_macro_f1 = 1 at epoch 0 (1 of 1 epochs)" in trained.output
+    assert client().get_run(run_id_from(trained.output)).data.metrics["val_saturated"] == 1.0
+
+
 def test_train_eval_predict_and_pyfunc(workdir: Path):
     trained = run("train", "small.yaml", "--seed", "3")
     assert trained.exit_code == 0, trained.output
@@ -72,6 +80,9 @@ def test_train_eval_predict_and_pyfunc(workdir: Path):
     steps = [m.step for m in client().get_metric_history(run_id, "val_accuracy")]
     assert steps == [0, 1]
     assert "test_accuracy" in info.data.metrics
+    perfect = max(m.value for m in client().get_metric_history(run_id, "val_macro_f1")) >= 1.0
+    assert info.data.metrics["val_saturated"] == float(perfect)
+    assert ("validation saturated: val_macro_f1 = 1 at epoch" in trained.output) == perfect
     artifacts = {a.path for a in client().list_artifacts(run_id)}
     assert {"config.yaml", "checkpoints", "plots", "reports"} <= artifacts
     assert {a.path for a in client().list_artifacts(run_id, "plots")} >= {

@@ -229,6 +229,11 @@ def test_shipped_pipelines_validate_with_their_baselines():
     assert fault_size.cells[0].config.data.split.segment_groups == ("97",)
     wdcnn = next(c for c in fault_size.cells if c.baseline == "wdcnn")
     assert wdcnn.config.model.backbone == "wdcnn" and wdcnn.config.model.block == "none"
+    plain = {c.label: c.config for c in fault_size.cells if c.grid.get("model.block") == "none"}
+    first_layer = {"kernels": [63, 7, 5, 3], "kernel_dropout": 0.2}  # chosen per fold on validation
+    assert [plain[f].model.options for f in ("test-007", "test-014", "test-021")] == [first_layer, {}, {}]
+    assert [plain[f].train.augment.stretch for f in ("test-007", "test-014", "test-021")] == [0.0, 0.04, 0.04]
+    assert wdcnn.config.model.options == {}, "the WDCNN preset keeps its own first layer"
     cv = load_pipeline(root / "mitdb-ds1-cv.yaml").cells
     assert all(c.config.train.report_split == "val" for c in cv), "cross-validation never scores DS2"
     chosen = next(c for c in cv if c.grid.get("variant") == "v5-logit-adjusted").config

@@ -69,3 +69,30 @@ def test_per_record_csv(rows):
         ("cbam", "232", "S", "1382"), ("cbam", "100", "V", "1"), ("cbam", "232", "V", "1"),
     ]  # fmt: skip
     assert float(lines[0]["se_mean"]) == pytest.approx(0.3) and float(lines[1]["se_std"]) == 0.0
+
+
+def test_summary_names_the_cells_whose_validation_saturated(monkeypatch: pytest.MonkeyPatch):
+    cells = [cell("se", 0), cell("se", 1), cell("none", 0)]
+    saturation = (1.0, 0.0, 0.0)
+    children = [
+        {"status": "FINISHED", "tags": {CELL_TAG: c.key, DIGEST_TAG: c.digest},
+         "metrics": {**child_metrics(0.2, with_records=False), "val_saturated": v}}
+        for c, v in zip(cells, saturation, strict=True)
+    ]  # fmt: skip
+    monkeypatch.setattr("sigattn.tracking.child_runs", lambda settings, parent: children)
+    rows = pipeline._summary_rows(SimpleNamespace(cells=cells), None, "parent")
+    assert [r["val_saturated"] for r in rows] == [1, 0]
+    assert "Validation saturated (" in to_markdown("cwru", rows) and ": se (1 of 2 runs)." in to_markdown("cwru", rows)
+    assert [r["val_saturated"] for r in csv.DictReader(io.StringIO(to_csv(rows)))] == ["1", "0"]
+    unsaturated = pipeline._summary_rows(SimpleNamespace(cells=cells[2:]), None, "parent")
+    assert "saturated" not in to_markdown("cwru", unsaturated)
+
+
+def test_the_saturation_note_names_folds_not_their_pooled_rows():
+    folds = [SimpleNamespace(**{**vars(cell("se", 0)), "key": f"{f}|se", "group": f"{f}:se", "label": f})
+             for f in ("A", "B")]  # fmt: skip
+    finished = {f"{f}|se": {"accuracy": 1.0, "macro_f1": 1.0, "balanced_accuracy": 1.0, "val_saturated": 1.0}
+                for f in ("A", "B")}  # fmt: skip
+    rows = summarize(folds, finished)
+    assert [r["cell"] for r in rows] == ["A:se", "B:se", "all 2 cells:se"] and rows[-1]["val_saturated"] == 2
+    assert to_markdown("cwru", rows).endswith(": A:se (1 of 1 runs), B:se (1 of 1 runs).\n")

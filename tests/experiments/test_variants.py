@@ -82,6 +82,23 @@ def test_bad_variants_are_one_line_errors(tmp_path: Path, variants, only, messag
         load_pipeline(_write(tmp_path / "p.yaml", spec), only=only)
 
 
+def test_grid_cell_runs_only_the_labelled_cells_it_names(tmp_path: Path):
+    path = _write(tmp_path / "p.yaml", SPEC)
+    narrow = load_pipeline(path, only={"cell": ["fold-1"], "variant": ["plain"]})
+    assert [c.key for c in narrow.cells] == [
+        "fold-1:variant=plain,train.seed=0,data.synthetic.seed=1",
+        "fold-1:variant=plain,train.seed=1,data.synthetic.seed=1",
+    ]
+    full = {c.key: c.digest for c in load_pipeline(path).cells}
+    assert all(full[c.key] == c.digest for c in narrow.cells), "a later full run skips what the narrow one finished"
+    with pytest.raises(
+        SigattnError, match=r"--grid cell: expected a list of cell labels of fold-0, fold-1; got \['f'\]"
+    ):
+        load_pipeline(path, only={"cell": ["f"]})
+    with pytest.raises(SigattnError, match="--grid cell: pipeline .* has no labelled cells"):
+        load_pipeline(_write(tmp_path / "q.yaml", {**SPEC, "cells": [{}]}), only={"cell": ["fold-0"]})
+
+
 def _windows(n: int, seed: int) -> Windows:
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
