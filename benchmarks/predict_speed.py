@@ -6,8 +6,9 @@
 For each block (none, se, cbam, eca, gc, ca) a freshly built model in eval mode is timed through
 `sigattn.evaluate.predict.predict_proba` (inference mode, float32 in, probabilities out): windows/s at a
 large batch with torch's threads (or --threads), and the median latency of one window at batch 1
-on one thread (`torch.set_num_threads(1)`). Windows/s is measured in rounds, every block once per
-round in alternating order, and is the median over the rounds; "vs none" is the median of each
+on one thread (`torch.set_num_threads(1)`). Both are measured in rounds, every block in turn in
+each round and the order reversed every other round; windows/s is the median over the rounds, the
+latency the median (and 90th percentile) of all the block's calls; "vs none" is the median of each
 round's ratio to `none`, so drifts of a shared machine hit both sides of a ratio alike. Targets:
 under 2 ms per window for the default backbone (cnn) on one CPU core, and at most 10 % (SE, ECA),
 25 % (GC, CBAM) or 40 % (CA) fewer windows/s than `none`. Prints a table and writes
@@ -53,21 +54,27 @@ def throughputs(models: dict[str, torch.nn.Module], x: np.ndarray, batch: int, r
     return rates
 
 
-def latency_ms(model: torch.nn.Module, window: np.ndarray, runs: int) -> tuple[float, float]:
-    """(median, 90th percentile) milliseconds of `predict_proba` on one window, on one thread."""
+def latencies_ms(
+    models: dict[str, torch.nn.Module], window: np.ndarray, runs: int, rounds: int
+) -> dict[str, list[float]]:
+    """Milliseconds of `predict_proba` on one window, on one thread: `runs` calls per model, spread over
+    `rounds` rounds that run every model in turn (the order reversed every other round), as for windows/s."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    times: dict[str, list[float]] = {name: [] for name in models}
     try:
-        for _ in range(20):
-            predict_proba(model, window, batch_size=1)
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            predict_proba(model, window, batch_size=1)
-            times.append((time.perf_counter() - start) * 1e3)
+        for model in models.values():
+            for _ in range(20):
+                predict_proba(model, window, batch_size=1)
+        for r in range(rounds):
+            for name in list(models)[:: -1 if r % 2 else 1]:
+                for _ in range(max(1, runs // rounds)):
+                    start = time.perf_counter()
+                    predict_proba(models[name], window, batch_size=1)
+                    times[name].append((time.perf_counter() - start) * 1e3)
     finally:
         torch.set_num_threads(threads)
-    return statistics.median(times), float(np.percentile(times, 90))
+    return times
 
 
 def main() -> None:
@@ -92,9 +99,10 @@ def main() -> None:
         torch.manual_seed(0)
         models[block] = build_model({"backbone": args.backbone, "block": block}, args.channels, args.classes).eval()
     rates = throughputs(models, x, args.batch, args.rounds)
+    times = latencies_ms(models, x[:1], args.runs, args.rounds)
     rows = []
     for block, model in models.items():
-        median, p90 = latency_ms(model, x[:1], args.runs)
+        median, p90 = statistics.median(times[block]), float(np.percentile(times[block], 90))
         slower = 1 - statistics.median(r / n for r, n in zip(rates[block], rates["none"], strict=True))
         rows.append(
             {
