@@ -13,16 +13,21 @@ from collections.abc import Mapping, Sequence
 PERFECT = 1.0
 
 
+def _perfect_epochs(history: Sequence[Mapping[str, float]], monitor: str) -> list[int]:
+    """The epochs in which a score monitor reached its perfect value (none for the loss)."""
+    return [] if monitor == "val_loss" else [int(r["epoch"]) for r in history if r.get(monitor, 0.0) >= PERFECT]
+
+
 def saturated(history: Sequence[Mapping[str, float]], monitor: str) -> bool:
     """True when a score monitor reached its perfect value in some epoch of `history`."""
-    return monitor != "val_loss" and any(r.get(monitor, 0.0) >= PERFECT for r in history)
+    return bool(_perfect_epochs(history, monitor))
 
 
 def saturation_note(history: Sequence[Mapping[str, float]], monitor: str) -> str | None:
     """A one-line note when the val split was saturated, else None."""
-    if not saturated(history, monitor):
+    epochs = _perfect_epochs(history, monitor)
+    if not epochs:
         return None
-    epochs = [int(r["epoch"]) for r in history if r.get(monitor, 0.0) >= PERFECT]
     return (
         f"validation saturated: {monitor} = 1 at epoch {epochs[0]} ({len(epochs)} of {len(history)} epochs), so "
         "it could not choose the epoch (the first perfect one is kept); validate on a harder split, e.g. another "
