@@ -67,3 +67,11 @@ def load_model(model: str, tracking_uri: str | None):
 
     net, meta = model_from_checkpoint(resolve_checkpoint(model, tracking_uri))
     return net, meta, source_run_id(model, tracking_uri)
+
+
+def scores_line(what: str, metrics: dict) -> str:
+    """`<what> accuracy = ..., macro-F1 = ..., balanced accuracy = ...` for the CLI's result lines."""
+    return (
+        f"{what} accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
+        f"balanced accuracy = {metrics['balanced_accuracy']:.4f}"
+    )

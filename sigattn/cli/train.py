@@ -1,8 +1,7 @@
-"""`sigattn train | eval | predict`: train a model, evaluate it on any data, predict on files."""
+"""`sigattn train | predict`: train a model, predict on files."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +15,7 @@ from sigattn.cli.options import (
     load_model,
     overrides,
     resume_checkpoint,
+    scores_line,
 )
 from sigattn.cli.root import app, user_errors
 from sigattn.errors import SigattnError
@@ -65,6 +65,7 @@ def train(
         from contextlib import nullcontext
 
         from sigattn import tracking
+        from sigattn.evaluate.adapt import ADAPTED_LABEL, ADAPTED_PREFIX
         from sigattn.train import distributed
         from sigattn.train.saturation import saturation_note
         from sigattn.train.tracker import NullTracker
@@ -101,10 +102,9 @@ def train(
     note = saturation_note(result.history, result.monitor)
     if note:
         typer.secho(note, err=True)
-    typer.echo(
-        f"{cfg.train.report_split} accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
-        f"balanced accuracy = {metrics['balanced_accuracy']:.4f}"
-    )
+    typer.echo(scores_line(cfg.train.report_split, metrics))
+    if ADAPTED_PREFIX in metrics:
+        typer.echo(scores_line(f"{cfg.train.report_split} {ADAPTED_LABEL}", metrics[ADAPTED_PREFIX]))
     typer.echo(tracking.view_hint(tracker))
 
 
@@ -120,73 +120,6 @@ def _check_model(cfg, prepared) -> None:
         m = cfg.model
         widths = "default" if m.widths is None else list(m.widths)
         raise SigattnError(f"model (backbone {m.backbone}, widths {widths}, options {m.options}): {error}") from None
-
-
-@app.command("eval")
-def evaluate_model(
-    model: Annotated[str, typer.Argument(help="Run id, runs:/<id>, models:/<name>/<version> or a checkpoint file.")],
-    config: Annotated[
-        Path | None, typer.Option(help="YAML whose data section replaces the model's (e.g. another load).")
-    ] = None,
-    set_: SetOption = None,
-    data_dir: Annotated[Path | None, typer.Option(help="data.data_dir [default: $SIGATTN_DATA_DIR].")] = None,
-    split: Annotated[
-        Literal["test", "val", "train", "all"], typer.Option(help="Which split to evaluate (all: every split joined).")
-    ] = "test",
-    tracking_uri: TrackingUriOption = None,
-    log: Annotated[bool, typer.Option(help="Log an evaluation run linked to the training run.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-) -> None:
-    """Evaluate a trained model on its own test split, or on other data (cross-load, cross-database)."""
-    from sigattn.config import load_config
-    from sigattn.data.prepare import prepare
-    from sigattn.evaluate.beats import evaluation_split, needs_model_rate
-    from sigattn.evaluate.predict import evaluate
-
-    with user_errors():
-        net, meta, source_run = load_model(model, tracking_uri)
-        base = dict(meta.config)
-        if config is not None:
-            base["data"] = load_config(config).to_dict()["data"]
-        pairs = [("data.data_dir", data_dir), ("tracking.uri", tracking_uri)]
-        given = overrides(pairs, set_)
-        if any(o.startswith("data.dataset=") for o in given):  # another dataset: its own default split
-            base["data"] = {k: v for k, v in base["data"].items() if k != "split"}
-        cfg = load_config(base, given)
-        if needs_model_rate(meta, cfg.data):  # records at any rate: resample them to the model's
-            cfg = load_config(base, [f"data.beat_fs={meta.fs:g}", *given])
-        prepared = prepare(cfg.data)
-        if list(prepared.classes) != list(meta.classes):
-            expected = list(meta.classes)
-            raise SigattnError(f"the data has classes {list(prepared.classes)}; the model predicts {expected}")
-        metrics, _ = evaluate(net, evaluation_split(prepared.splits, split, meta), ecg=cfg.data.ecg)
-        if log:
-            _log_evaluation(cfg, metrics, split, prepared, source_run)
-    if as_json:
-        typer.echo(json.dumps(metrics, indent=2))
-        return
-    typer.echo(
-        f"{split}: accuracy = {metrics['accuracy']:.4f}, macro-F1 = {metrics['macro_f1']:.4f}, "
-        f"balanced accuracy = {metrics['balanced_accuracy']:.4f} on {metrics['n']} windows"
-    )
-
-
-def _log_evaluation(cfg, metrics: dict, split: str, prepared, source_run: str | None) -> None:
-    from sigattn import tracking
-    from sigattn.evaluate.figures import confusion_figure
-    from sigattn.evaluate.metrics import flat_metrics
-    from sigattn.train.bundle import dataset_digest
-
-    name = f"eval/{cfg.data.dataset}-{len(prepared.classes)}c/{cfg.model.blocks_label()}"
-    with tracking.tracked_run(cfg.tracking, run_name=name) as tracker:
-        if source_run:
-            tracking.link_evaluation(tracker, source_run)
-        tracker.set_tags({"dataset": cfg.data.dataset, "block": cfg.model.blocks_label(), "sigattn.kind": "eval"})
-        tracker.log_dataset(cfg.data.dataset, dataset_digest(prepared), prepared.summary(), "evaluation")
-        tracker.log_metrics(flat_metrics(f"eval_{split}", metrics), step=0)
-        tracker.log_dict(metrics, f"reports/eval_{split}_report.json")
-        tracker.log_figure(confusion_figure(metrics["confusion"], prepared.classes, name), "plots/confusion_eval.png")
-    typer.echo(f"evaluation run {tracker.run_id}" + (f" (of run {source_run})" if source_run else ""))
 
 
 @app.command()

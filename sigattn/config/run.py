@@ -154,7 +154,9 @@ class TrainConfig(Section):
     `loss` (sigattn.train.losses): "focal" uses `focal_gamma`, "logit_adjusted" adds `logit_tau` times
     the log class prior of the train split to the training logits; `augment` changes training batches only.
     `report_split`: the split the best weights are scored on after training; "val" is for model selection
-    (cross-validation folds): the test split is then never read, and the scores are logged as `val_best_*`."""
+    (cross-validation folds): the test split is then never read, and the scores are logged as `val_best_*`.
+    `adapt_bn` also scores the model after AdaBN (sigattn.evaluate.adapt: BatchNorm statistics re-estimated
+    on the reported split's unlabelled windows), logged apart as `<prefix>_adabn_*`: it uses target data."""
 
     where: ClassVar[str] = "train"
     epochs: PositiveInt = 10
@@ -172,6 +174,7 @@ class TrainConfig(Section):
     patience: NonNegativeInt = 5
     monitor: Annotated[Monitor, one_of(Monitor)] = "val_macro_f1"
     report_split: Annotated[ReportSplit, one_of(ReportSplit)] = "test"
+    adapt_bn: Flag = False
     seed: NonNegativeInt = 0
     device: Annotated[
         str, BeforeValidator(_device), Field(json_schema_extra={"pattern": r"^(auto|cpu|cuda|mps|cuda:[0-9]+)$"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -85,3 +86,16 @@ def window_metrics(windows: Windows, predicted: np.ndarray, *, ecg: bool, per_re
         of = [c for c in RECORD_CLASSES if c in windows.classes]
         metrics["per_record"] = per_record_sensitivity(windows.y, predicted, windows.groups, windows.classes, of)
     return metrics
+
+
+def evaluate_ensemble(
+    members: Sequence[tuple[nn.Module, Windows]], *, batch_size: int = 1024, ecg: bool = False
+) -> tuple[dict[str, Any], np.ndarray]:
+    """`evaluate` for the mean class probabilities of several models, each given the same windows as
+    its own input (side features standardised its way); one member is plain `evaluate`."""
+    if len(members) == 1:
+        return evaluate(members[0][0], members[0][1], batch_size=batch_size, ecg=ecg)
+    probs = np.mean([evaluate(m, w, batch_size=batch_size, ecg=ecg)[1] for m, w in members], axis=0)
+    windows = members[0][1]
+    picked = np.clip(probs[np.arange(len(probs)), windows.y.astype(np.int64)], 1e-12, None)
+    return {"loss": float(-np.log(picked).mean()), **window_metrics(windows, probs.argmax(-1), ecg=ecg)}, probs

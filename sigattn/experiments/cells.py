@@ -34,7 +34,7 @@ _NOT_COMPUTED = {"tracking": (), "train": ("quiet", "checkpoint_dir"), "data": (
 SEED_KEY = "train.seed"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
-_TOP_KEYS = ("name", "base", "set", "grid", "variants", "cells", "baselines")
+_TOP_KEYS = ("name", "base", "set", "grid", "variants", "cells", "baselines", "ensemble")
 BASELINE_KEY = "baseline"
 VARIANT_KEY = "variant"
 CELL_KEY = "cell"  # --grid 'cell=[label, ...]' runs only the cells with these labels
@@ -104,9 +104,12 @@ class Cell:
 
 @dataclass(frozen=True)
 class Pipeline:
+    """`ensemble`: also score each cell's seeds as one model (sigattn.experiments.ensembles)."""
+
     name: str
     path: Path
     cells: tuple[Cell, ...]
+    ensemble: bool = False
 
 
 def _value_text(value: Any) -> str:
@@ -209,6 +212,9 @@ def load_pipeline(
         if not isinstance(values, list) or not values:
             raise SigattnError(f"--grid {key}: expected a non-empty list of values like [0, 1]; got {values!r}")
         grid = {**grid, key: values}
+    ensemble = spec.get("ensemble", False)
+    if not isinstance(ensemble, bool):
+        raise SigattnError(f"pipeline {path}: ensemble must be true or false; got {ensemble!r}")
     baselines = spec.get("baselines") or []
     if not isinstance(baselines, list) or any(b not in BASELINE_SETS for b in baselines):
         names = ", ".join(BASELINE_SETS)
@@ -257,4 +263,4 @@ def load_pipeline(
     trackings = {(c.config.tracking.uri, c.config.tracking.experiment) for c in out}
     if len(trackings) > 1:
         raise SigattnError(f"pipeline {path}: all cells must share tracking.uri and tracking.experiment")
-    return Pipeline(name, path, tuple(out))
+    return Pipeline(name, path, tuple(out), ensemble)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sigattn.errors import SigattnError
+from sigattn.evaluate.adapt import ADAPTED_PREFIX
 from sigattn.experiments.cell_run import measure_costs, run_cell
 from sigattn.experiments.cells import CELL_TAG, DIGEST_TAG, KIND_TAG, Cell, Pipeline, load_pipeline
 from sigattn.experiments.jobs import plan_jobs
@@ -93,23 +94,39 @@ def _job(cell: Cell, parent_run_id: str) -> tuple:
     return cell.config.to_dict(), cell.key, cell.digest, cell.label, parent_run_id, cell.baseline
 
 
-def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list[dict[str, Any]]:
-    """Summary rows from the FINISHED child runs whose digest is the cell's current one (latest wins)."""
+def latest_finished(pipeline: Pipeline, settings: Any, parent_run_id: str) -> dict[str, dict[str, Any]]:
+    """Cell key -> the latest FINISHED child run whose digest is the cell's current one."""
     from sigattn import tracking
 
     current = {cell.key: cell for cell in pipeline.cells}
-    finished: dict[str, dict[str, float]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     for child in tracking.child_runs(settings, parent_run_id):  # oldest first: the latest run wins
         key, tags = child["tags"].get(CELL_TAG), child["tags"]
-        if child["status"] != "FINISHED" or key not in current or tags.get(DIGEST_TAG) != current[key].digest:
-            continue
+        if child["status"] == "FINISHED" and key in current and tags.get(DIGEST_TAG) == current[key].digest:
+            latest[key] = child
+    return latest
+
+
+def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list[dict[str, Any]]:
+    """Summary rows from the FINISHED child runs whose digest is the cell's current one (latest wins)."""
+    current = {cell.key: cell for cell in pipeline.cells}
+    finished: dict[str, dict[str, float]] = {}
+    adapted: dict[str, dict[str, float]] = {}
+    for key, child in latest_finished(pipeline, settings, parent_run_id).items():
         m, head = child["metrics"], f"{current[key].config.train.report_prefix}_"  # test_, or val_best_
-        finished[key] = {
-            **{k: m[head + k] for k in METRICS if head + k in m},
-            **{k: m[k] for k in ("params", "latency_ms_cpu", "val_saturated") if k in m},
-            **{k.removeprefix(head): v for k, v in m.items() if k.startswith(tuple(head + p for p in PER_CLASS))},
-        }
-    return summarize(pipeline.cells, finished)
+        costs = {k: m[k] for k in ("params", "latency_ms_cpu", "val_saturated") if k in m}
+        finished[key] = {**_scores(m, head), **costs}
+        if f"{head}{ADAPTED_PREFIX}_accuracy" in m:
+            adapted[key] = {**_scores(m, f"{head}{ADAPTED_PREFIX}_"), **costs}
+    return summarize(pipeline.cells, finished, adapted)
+
+
+def _scores(metrics: dict[str, float], head: str) -> dict[str, float]:
+    """The summary's scores of one run from its logged metrics named `<head><metric>`."""
+    return {
+        **{k: metrics[head + k] for k in METRICS if head + k in metrics},
+        **{k.removeprefix(head): v for k, v in metrics.items() if k.startswith(tuple(head + p for p in PER_CLASS))},
+    }
 
 
 def run_pipeline(
@@ -189,6 +206,10 @@ def run_pipeline(
         except KeyboardInterrupt:
             interrupted = True
         rows = _summary_rows(pipeline, settings, parent.run_id)
+        if pipeline.ensemble and not interrupted:
+            from sigattn.experiments.ensembles import ensemble_rows
+
+            rows += ensemble_rows(pipeline.cells, latest_finished(pipeline, settings, parent.run_id), settings.uri)
         markdown = to_markdown(pipeline.name, rows, pipeline.cells[0].config.train.report_split)
         out.mkdir(parents=True, exist_ok=True)
         tables = {"summary.md": markdown, "summary.csv": to_csv(rows)}

@@ -18,6 +18,7 @@ from torch import nn
 from sigattn.config import RunConfig
 from sigattn.data.prepare import Prepared
 from sigattn.data.side import rr_side_features
+from sigattn.evaluate.adapt import ADAPTED_PREFIX, adapt_batchnorm, batchnorm_layers
 from sigattn.evaluate.figures import confusion_figure, curves_figure
 from sigattn.evaluate.metrics import flat_metrics
 from sigattn.evaluate.predict import evaluate
@@ -39,6 +40,10 @@ def report_split(cfg: RunConfig, prepared: Prepared, result: FitResult, model: n
     scores, probs = evaluate(model, windows, batch_size=batch_size, precision=result.precision, ecg=cfg.data.ecg)
     val_saturated = saturated(result.history, result.monitor)
     tracker.log_metrics({**flat_metrics(prefix, scores), "val_saturated": float(val_saturated)}, step=step)
+    if cfg.train.adapt_bn and batchnorm_layers(model):  # scored apart: AdaBN reads the split's windows
+        adapted = adapt_batchnorm(model, windows.x, side=windows.side, batch_size=batch_size)
+        scores[ADAPTED_PREFIX], _ = evaluate(adapted, windows, batch_size=batch_size, ecg=cfg.data.ecg)
+        tracker.log_metrics(flat_metrics(f"{prefix}_{ADAPTED_PREFIX}", scores[ADAPTED_PREFIX]), step=step)
     report = {"run_name": result.run_name, "split": split, "best_epoch": result.best_epoch, "monitor": result.monitor,
               "best_value": result.best_value, "val_saturated": val_saturated,
               "checkpoint": result.best_checkpoint.name, **scores}  # fmt: skip

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sigattn.evaluate.adapt import ADAPTED_LABEL
+
 if TYPE_CHECKING:
     from sigattn.experiments.cells import Cell
 
@@ -41,9 +43,23 @@ def _row(name: str, runs: list[dict[str, float]]) -> dict[str, Any]:
     return row
 
 
-def summarize(cells: Sequence[Cell], finished: Mapping[str, dict[str, float]]) -> list[dict[str, Any]]:
+def summarize(
+    cells: Sequence[Cell],
+    finished: Mapping[str, dict[str, float]],
+    adapted: Mapping[str, dict[str, float]] | None = None,
+) -> list[dict[str, Any]]:
     """One row per cell group (the cell without train.seed) with mean and std over its finished seeds;
-    with several labelled cells (folds, transfers), also one row per model over all of them."""
+    with several labelled cells (folds, transfers), also one row per model over all of them. Runs
+    that were also scored after AdaBN (`adapted`, same keys) add the same rows again, named
+    "<cell> +AdaBN (target data)" and marked `adapted`."""
+    rows = _rows(cells, finished)
+    if adapted:
+        rows += [{**row, "cell": f"{row['cell']} {ADAPTED_LABEL}", "adapted": True} for row in _rows(cells, adapted)
+                 if row["runs"]]  # fmt: skip
+    return rows
+
+
+def _rows(cells: Sequence[Cell], finished: Mapping[str, dict[str, float]]) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, float]]] = {}
     pooled: dict[str, list[dict[str, float]]] = {}
     labels = {cell.label for cell in cells}
@@ -143,14 +159,30 @@ def to_markdown(name: str, rows: Sequence[dict[str, Any]], split: str = "test") 
             lines.append(f"| {r['cell']} | {' | '.join(cols)} |")
     if any(r.get("per_record") for r in rows):
         lines += _record_tables(rows)
+    if any(r.get("adapted") for r in rows):
+        lines += ["", f"Rows marked {ADAPTED_LABEL}: the same models scored again after AdaBN, their BatchNorm "
+                      "statistics re-estimated on the unlabelled windows of the scored split. They use target "
+                      "data, so they are domain adaptation, not results without it."]  # fmt: skip
+    lines += _ensemble_lines(rows)
     lines += _saturation_lines(rows)
     return "\n".join(lines) + "\n"
+
+
+def _ensemble_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """For seed-ensemble rows: what they are, and their validation macro-F1 beside their members' mean."""
+    ensembles = [r for r in rows if r.get("ensemble")]
+    if not ensembles:
+        return []
+    lines = ["", "Rows named \"ensemble of seeds\": each cell's seeds as one model (their class probabilities "
+                 "averaged); runs counts the cells. On the validation split (macro-F1):", "",
+             "| cell | ensemble | members' mean |", "|---|---|---|"]  # fmt: skip
+    return lines + [f"| {r['cell']} | {r['val_macro_f1'][0]:.4f} | {r['val_macro_f1'][1]:.4f} |" for r in ensembles]
 
 
 def _saturation_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
     """A note naming the cells whose val split was saturated (a perfect score: it chose no epoch)."""
     hit = [f"{r['cell']} ({r['val_saturated']} of {r['runs']} runs)" for r in rows
-           if r.get("val_saturated") and not r.get("pooled")]  # fmt: skip
+           if r.get("val_saturated") and not r.get("pooled") and not r.get("adapted")]  # fmt: skip
     if not hit:
         return []
     return ["", "Validation saturated (the monitored score was 1 in some epoch, so the val split could not "

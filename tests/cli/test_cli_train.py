@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -67,10 +68,11 @@ def test_train_says_when_validation_saturated(workdir: Path, monkeypatch: pytest
     assert client().get_run(run_id_from(trained.output)).data.metrics["val_saturated"] == 1.0
 
 
-def test_train_eval_predict_and_pyfunc(workdir: Path):
-    trained = run("train", "small.yaml", "--seed", "3")
+def test_train_eval_predict_and_pyfunc(workdir: Path, tiny_checkpoint):
+    trained = run("train", "small.yaml", "--seed", "3", "--set", "train.adapt_bn=true")
     assert trained.exit_code == 0, trained.output
     assert "best val_macro_f1" in trained.output and "test accuracy" in trained.output
+    assert "test +AdaBN (target data) accuracy" in trained.output
     run_id = run_id_from(trained.output)
 
     info = client().get_run(run_id)
@@ -96,6 +98,19 @@ def test_train_eval_predict_and_pyfunc(workdir: Path):
     assert f"(of run {run_id})" in evaluated.output and "test: accuracy" in evaluated.output
     eval_runs = client().search_runs([info.info.experiment_id], filter_string=f"tags.`sigattn.source_run` = '{run_id}'")
     assert len(eval_runs) == 1 and "eval_test_accuracy" in eval_runs[0].data.metrics
+    adapted = run("eval", run_id, "--adapt-bn", "--no-log", "--json")
+    assert adapted.exit_code == 0, adapted.output
+    assert "AdaBN: BatchNorm statistics re-estimated on the" in adapted.stderr
+    scores = json.loads(adapted.stdout)
+    assert scores["accuracy"] == pytest.approx(info.data.metrics["test_adabn_accuracy"])  # as the run scored it
+    twice = run("eval", run_id, run_id, "--no-log")  # an ensemble of one model twice scores as the model
+    assert twice.exit_code == 0, twice.output
+    single = re.search(r"test: accuracy = [0-9.]+", evaluated.output).group(0)
+    assert f"{single}," in twice.output and "(mean of 2 models)" in twice.output
+    mixed = run("eval", run_id, str(tiny_checkpoint("se")), "--no-log")
+    error = mixed.output.strip().splitlines()[-1]  # after MLflow's download progress
+    assert mixed.exit_code == 1 and "ensemble member" in error and "Traceback" not in mixed.output
+    assert "input (channels, samples) (1, 256), but" in error and f"{run_id} has (1, 512)" in error
 
     signal_file = workdir / "signal.npy"
     np.save(signal_file, np.random.default_rng(0).standard_normal((1, 3000)).astype(np.float32))

@@ -88,6 +88,7 @@ def test_expansion_is_grid_product_in_order_times_cells(workdir: Path):
         ({"grid": {"data.split.groups": [{"train": ["a"], "test": ["a"]}]}}, "in both"),
         ({"name": "has space"}, "name must be"),
         ({"grids": {}}, "unknown key 'grids'"),
+        ({"ensemble": "yes"}, "ensemble must be true or false"),
     ],
 )
 def test_validation_errors_name_the_file_and_key(workdir: Path, spec: dict, message: str):

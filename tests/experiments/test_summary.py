@@ -96,3 +96,35 @@ def test_the_saturation_note_names_folds_not_their_pooled_rows():
     rows = summarize(folds, finished)
     assert [r["cell"] for r in rows] == ["A:se", "B:se", "all 2 cells:se"] and rows[-1]["val_saturated"] == 2
     assert to_markdown("cwru", rows).endswith(": A:se (1 of 1 runs), B:se (1 of 1 runs).\n")
+
+
+def test_adabn_scores_get_rows_of_their_own(monkeypatch: pytest.MonkeyPatch):
+    """Runs scored after AdaBN add labelled rows from their test_adabn_* metrics; the plain rows stay as they were."""
+    folds = [SimpleNamespace(**{**vars(cell(m, 0)), "key": f"{f}|{m}", "group": f"{f}:{m}", "label": f})
+             for f in ("A", "B") for m in ("cbam", "minirocket")]  # fmt: skip
+    adabn = {"test_adabn_accuracy": 0.99, "test_adabn_macro_f1": 0.98, "test_adabn_balanced_accuracy": 0.97,
+             "test_adabn_f1_S": 0.95, "val_saturated": 1.0}  # fmt: skip
+    children = [
+        {"status": "FINISHED", "tags": {CELL_TAG: c.key, DIGEST_TAG: c.digest},
+         "metrics": {**child_metrics(0.2, with_records=False), **(adabn if "cbam" in c.key else {})}}
+        for c in folds
+    ]  # fmt: skip
+    monkeypatch.setattr("sigattn.tracking.child_runs", lambda settings, parent: children)
+    rows = pipeline._summary_rows(SimpleNamespace(cells=folds), None, "parent")
+    names = [r["cell"] for r in rows]
+    assert names[:6] == [
+        "A:cbam",
+        "A:minirocket",
+        "B:cbam",
+        "B:minirocket",
+        "all 2 cells:cbam",
+        "all 2 cells:minirocket",
+    ]
+    assert names[6:] == [f"{n} +AdaBN (target data)" for n in ("A:cbam", "B:cbam", "all 2 cells:cbam")]
+    plain, adapted = rows[0], rows[6]
+    assert (plain["accuracy"], plain["per_class"]["f1_S"][0]) == (0.9, 0.3)
+    assert (adapted["accuracy"], adapted["macro_f1"], adapted["per_class"]["f1_S"][0]) == (0.99, 0.98, 0.95)
+    text = to_markdown("cwru", rows)
+    assert "| A:cbam +AdaBN (target data) | 1 | 0.9900 ± 0.0000 |" in text
+    assert "Rows marked +AdaBN (target data)" in text and text.count("(1 of 1 runs)") == 2  # plain folds only
+    assert "+AdaBN" not in to_markdown("cwru", rows[:6])
