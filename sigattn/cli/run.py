@@ -54,6 +54,8 @@ def run_pipeline_command(
             typer.echo(f"pipeline run {value}")
         elif kind == "jobs":
             typer.echo(f"{value.jobs} cell(s) at a time, {value.threads} thread(s) each ({value.reason})")
+        elif kind == "ensembles":
+            typer.echo("scoring each cell's seeds as one model (ensemble: true)")
         elif value.status == "skipped":
             typer.echo(f"{value.cell.title}: skipped (finished earlier)")
         elif value.status == "failed":

@@ -147,9 +147,9 @@ def run_pipeline(
     (`sigattn.experiments.workers`) with `threads` intra-op threads each (default: cores // jobs), and
     the MiniRocket cells after them in this process. Then each new CNN's CPU cost is measured here, one
     at a time. `on_event(kind, value)` hears "parent" (the parent run id), "jobs" (the JobPlan), then
-    "cell" (a CellOutcome) as each cell ends. Writes summary.md and summary.csv to `out_dir` (default
-    results/<name>/) and logs them to the parent run, also after Ctrl-C or SIGTERM, which then raise
-    PipelineInterrupted.
+    "cell" (a CellOutcome) as each cell ends, and "ensembles" before seed ensembles are scored. Writes
+    summary.md and summary.csv to `out_dir` (default results/<name>/) and logs them to the parent run,
+    also after Ctrl-C or SIGTERM, which then raise PipelineInterrupted.
     """
     from sigattn import tracking
     from sigattn.outputs import write_atomically
@@ -209,6 +209,7 @@ def run_pipeline(
         if pipeline.ensemble and not interrupted:
             from sigattn.experiments.ensembles import ensemble_rows
 
+            notify("ensembles", None)
             rows += ensemble_rows(pipeline.cells, latest_finished(pipeline, settings, parent.run_id), settings.uri)
         markdown = to_markdown(pipeline.name, rows, pipeline.cells[0].config.train.report_split)
         out.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,7 @@ def to_markdown(name: str, rows: Sequence[dict[str, Any]], split: str = "test") 
     for r in rows:
         cols = [f"{r[m]:.4f} ± {r[f'{m}_std']:.4f}" if r["runs"] else "–" for m in METRICS]
         params = "–" if r["params"] is None else f"{r['params']:,}"
-        latency = f"{r['latency_ms_cpu']:.3f}" if r["runs"] else "–"
+        latency = f"{r['latency_ms_cpu']:.3f}" if r["runs"] and not np.isnan(r["latency_ms_cpu"]) else "–"
         lines.append(f"| {r['cell']} | {r['runs']} | {' | '.join(cols)} | {params} | {latency} |")
     keys = _per_class_keys(rows)
     if keys:

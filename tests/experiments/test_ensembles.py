@@ -47,6 +47,7 @@ def test_ensemble_rows_score_the_mean_of_the_seeds(workdir: Path):
 
     both = runner.invoke(app, ["run", "ens.yaml", "-q"])
     assert both.exit_code == 0, both.output
+    assert "scoring each cell's seeds as one model" in both.output
     rows = {r["cell"]: r for r in csv.DictReader((workdir / "results/ens/summary.csv").open())}
     assert rows["A ensemble of seeds"]["runs"] == "1" and rows["all 2 cells:base ensemble of seeds"]["runs"] == "2"
     assert rows["A"]["runs"] == "2"  # the plain rows are unchanged
@@ -61,4 +62,5 @@ def test_ensemble_rows_score_the_mean_of_the_seeds(workdir: Path):
     assert float(rows["A ensemble of seeds"]["accuracy"]) == pytest.approx(expected["accuracy"])
 
     text = (workdir / "results/ens/summary.md").read_text()
-    assert "| cell | ensemble | members' mean |" in text and "| A ensemble of seeds | " in text
+    assert "| cell | ensemble | members' mean |" in text and "| A ensemble of seeds | 1 | " in text
+    assert "nan" not in text  # an ensemble has no latency of its own
