@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from pathlib import Path
 
@@ -339,3 +340,31 @@ def test_cross_load_cell_prepares_nine_fault_classes(real_data_dir: Path, tmp_pa
     for split, w in prepared.splits.items():
         assert {str(int(g) - 105) for g in set(w.groups.tolist()) if int(g) < 110} == {loads[split]}
         assert set(w.class_counts()) == set(prepared.classes) and min(w.class_counts().values()) > 0
+
+
+def test_ensemble_rows_score_the_mean_of_the_seeds(workdir: Path):
+    """`ensemble: true`: each cell's finished seeds scored once more as one model, in rows of their own."""
+    spec = {"name": "ens", "base": "base.yaml", "grid": {"train.seed": [0, 1]},
+            "cells": [{"label": "A"}, {"label": "B", "data.synthetic.seed": 3}], "ensemble": True}  # fmt: skip
+    write(workdir / "ens.yaml", spec)
+    one_seed = runner.invoke(app, ["run", "ens.yaml", "-q", "--grid", "train.seed=[0]"])
+    assert one_seed.exit_code == 0, one_seed.output
+    assert "ensemble" not in (workdir / "results/ens/summary.md").read_text()  # one seed is no ensemble
+
+    both = runner.invoke(app, ["run", "ens.yaml", "-q"])
+    assert both.exit_code == 0, both.output
+    assert "scoring each cell's seeds as one model" in both.output
+    rows = {r["cell"]: r for r in csv.DictReader((workdir / "results/ens/summary.csv").open())}
+    assert rows["A ensemble of seeds"]["runs"] == "1" and rows["all 2 cells:base ensemble of seeds"]["runs"] == "2"
+    assert rows["A"]["runs"] == "2"  # the plain rows are unchanged
+
+    runs_a = [r.info.run_id for r in runs_of() if r.info.run_name.endswith("/A")]
+    evaluated = runner.invoke(app, ["eval", *runs_a, "--no-log", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    expected = json.loads(evaluated.stdout)
+    assert float(rows["A ensemble of seeds"]["macro_f1"]) == pytest.approx(expected["macro_f1"])
+    assert float(rows["A ensemble of seeds"]["accuracy"]) == pytest.approx(expected["accuracy"])
+
+    text = (workdir / "results/ens/summary.md").read_text()
+    assert "| cell | ensemble | members' mean |" in text and "| A ensemble of seeds | 1 | " in text
+    assert "nan" not in text  # an ensemble has no latency of its own
