@@ -95,7 +95,14 @@ def evaluate_ensemble(
     its own input (side features standardised its way); one member is plain `evaluate`."""
     if len(members) == 1:
         return evaluate(members[0][0], members[0][1], batch_size=batch_size, ecg=ecg)
-    probs = np.mean([evaluate(m, w, batch_size=batch_size, ecg=ecg)[1] for m, w in members], axis=0)
-    windows = members[0][1]
+    probs = [predict_proba(m, w.x, batch_size, side=w.side) for m, w in members]
+    return ensemble_metrics(members[0][1], probs, ecg=ecg)
+
+
+def ensemble_metrics(
+    windows: Windows, member_probs: Sequence[np.ndarray], *, ecg: bool
+) -> tuple[dict[str, Any], np.ndarray]:
+    """(`evaluate`'s metrics, mean probabilities) of the mean of the members' probabilities on `windows`."""
+    probs = np.mean(member_probs, axis=0)
     picked = np.clip(probs[np.arange(len(probs)), windows.y.astype(np.int64)], 1e-12, None)
     return {"loss": float(-np.log(picked).mean()), **window_metrics(windows, probs.argmax(-1), ecg=ecg)}, probs

@@ -38,7 +38,7 @@ def ensemble_rows(
         if len(members) < 2:
             continue
         first = members[0][0]
-        report, val[first.group] = _scores(first.config, [run for _, run in members], tracking_uri)
+        report, val[first.group] = _ensemble_scores(first.config, [run for _, run in members], tracking_uri)
         firsts.append(first)
         scores[first.key] = report
     rows = summarize(firsts, scores)
@@ -52,12 +52,14 @@ def ensemble_rows(
     return [{**row, "cell": f"{row['cell']} {ENSEMBLE_LABEL}", "ensemble": True} for row in rows if row["runs"]]
 
 
-def _scores(cfg: RunConfig, run_ids: Sequence[str], tracking_uri: str | None) -> tuple[dict[str, float], tuple]:
+def _ensemble_scores(
+    cfg: RunConfig, run_ids: Sequence[str], tracking_uri: str | None
+) -> tuple[dict[str, float], tuple[float, float]]:
     """(the ensemble's scores on `cfg`'s reported split, summary-style; (ensemble, mean member) val macro-F1)."""
     from sigattn.data.prepare import prepare
     from sigattn.evaluate.beats import with_model_side
     from sigattn.evaluate.metrics import flat_metrics
-    from sigattn.evaluate.predict import evaluate, evaluate_ensemble
+    from sigattn.evaluate.predict import ensemble_metrics, evaluate_ensemble, predict_proba, window_metrics
     from sigattn.models.checkpoint import model_from_checkpoint
     from sigattn.tracking import resolve_checkpoint
 
@@ -68,8 +70,10 @@ def _scores(cfg: RunConfig, run_ids: Sequence[str], tracking_uri: str | None) ->
         return [(net, with_model_side(prepared.splits[split], meta)) for net, meta in models]
 
     report, _ = evaluate_ensemble(members(cfg.train.report_split), ecg=cfg.data.ecg)
-    ensemble_val, _ = evaluate_ensemble(members("val"), ecg=cfg.data.ecg)
-    member_val = [evaluate(net, windows, ecg=cfg.data.ecg)[0]["macro_f1"] for net, windows in members("val")]
+    val = prepared.splits["val"]
+    val_probs = [predict_proba(net, windows.x, side=windows.side) for net, windows in members("val")]
+    ensemble_val, _ = ensemble_metrics(val, val_probs, ecg=cfg.data.ecg)
+    member_val = [window_metrics(val, p.argmax(-1), ecg=cfg.data.ecg)["macro_f1"] for p in val_probs]
     flat = flat_metrics("", report)
     kept = {k: v for k, v in flat.items() if k in METRICS or k.startswith(PER_CLASS)}
     return kept, (float(ensemble_val["macro_f1"]), float(np.mean(member_val)))

@@ -109,10 +109,15 @@ def latest_finished(pipeline: Pipeline, settings: Any, parent_run_id: str) -> di
 
 def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list[dict[str, Any]]:
     """Summary rows from the FINISHED child runs whose digest is the cell's current one (latest wins)."""
+    return _rows_of(pipeline, latest_finished(pipeline, settings, parent_run_id))
+
+
+def _rows_of(pipeline: Pipeline, latest: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Summary rows from `latest` (cell key -> its latest finished child run)."""
     current = {cell.key: cell for cell in pipeline.cells}
     finished: dict[str, dict[str, float]] = {}
     adapted: dict[str, dict[str, float]] = {}
-    for key, child in latest_finished(pipeline, settings, parent_run_id).items():
+    for key, child in latest.items():
         m, head = child["metrics"], f"{current[key].config.train.report_prefix}_"  # test_, or val_best_
         costs = {k: m[k] for k in ("params", "latency_ms_cpu", "val_saturated") if k in m}
         finished[key] = {**_scores(m, head), **costs}
@@ -205,12 +210,13 @@ def run_pipeline(
                 tracking.log_run_metrics(settings, run_id, measure_costs(checkpoint), step)
         except KeyboardInterrupt:
             interrupted = True
-        rows = _summary_rows(pipeline, settings, parent.run_id)
+        latest = latest_finished(pipeline, settings, parent.run_id)
+        rows = _rows_of(pipeline, latest)
         if pipeline.ensemble and not interrupted:
             from sigattn.experiments.ensembles import ensemble_rows
 
             notify("ensembles", None)
-            rows += ensemble_rows(pipeline.cells, latest_finished(pipeline, settings, parent.run_id), settings.uri)
+            rows += ensemble_rows(pipeline.cells, latest, settings.uri)
         markdown = to_markdown(pipeline.name, rows, pipeline.cells[0].config.train.report_split)
         out.mkdir(parents=True, exist_ok=True)
         tables = {"summary.md": markdown, "summary.csv": to_csv(rows)}
