@@ -159,8 +159,23 @@ def with_envelope(x: np.ndarray, fs: float, low: float, high: float, order: int 
     return np.concatenate([np.asarray(x, dtype=env.dtype), env], axis=-2)
 
 
-def spectrum(x: np.ndarray) -> np.ndarray:
-    """One-sided magnitude spectrum |rfft| / L along the last axis: length L becomes L//2 + 1."""
+def spectrum(x: np.ndarray, fs: float | None = None, log: bool = False, max_hz: float | None = None) -> np.ndarray:
+    """One-sided magnitude spectrum |rfft| / L along the last axis: length L becomes L//2 + 1.
+
+    `max_hz` keeps the bins up to that frequency (needs `fs`): the band next to Nyquist carries the
+    acquisition chain's anti-alias roll-off, which differs between recorders and resamplers, not
+    the machine. `log` takes the natural log, floored at 1e-6 of each spectrum's peak: a gain then
+    shifts every bin alike, and the weak bands between the resonances weigh as much as the strong
+    ones."""
     x = np.asarray(x)
-    out = np.abs(rfft(x, axis=-1)) / x.shape[-1]
+    length = x.shape[-1]
+    out = np.abs(rfft(x, axis=-1)) / length
+    if max_hz is not None:
+        if fs is None or not 0 < max_hz < fs / 2:
+            nyquist = "fs/2" if fs is None else f"fs/2 = {fs / 2:g} Hz"
+            raise SigattnError(f"transform 'spectrum' option 'max_hz' must be below {nyquist}; got {max_hz:g}")
+        out = out[..., : int(max_hz * length / fs) + 1]
+    if log:
+        floor = 1e-6 * out.max(axis=-1, keepdims=True) + np.finfo(out.dtype).tiny
+        out = np.log(out + floor)
     return out.astype(x.dtype, copy=False) if np.issubdtype(x.dtype, np.floating) else out

@@ -55,12 +55,18 @@ STEPS: dict[str, StepSpec] = {
     ),
     "normalize": StepSpec("window", {"method": (str, "zscore")}, lambda x, fs, **p: filters.normalize(x, **p)),
     "envelope": StepSpec("window", {}, lambda x, fs: filters.envelope(x)),
-    "spectrum": StepSpec("window", {}, lambda x, fs: filters.spectrum(x)),
+    "spectrum": StepSpec(
+        "window", {"log": (bool, False), "max_hz": (float, None)}, lambda x, fs, **p: filters.spectrum(x, fs, **p)
+    ),
 }
 
 
 def _check_value(step: str, key: str, kind: type, value: Any) -> Any:
     where = f"transform {step!r} option {key!r}"
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SigattnError(f"{where} must be true or false; got {value!r}")
+        return value
     if kind is str:
         if not isinstance(value, str):
             raise SigattnError(f"{where} must be a string; got {value!r}")
@@ -89,7 +95,7 @@ def _parse_step(item: Mapping[str, Any], index: int) -> dict[str, Any]:
         raise SigattnError(f"transform {name!r} has unknown option {unknown[0]!r}; allowed: {allowed}")
     step: dict[str, Any] = {"name": name}
     for key, (kind, default) in spec.params.items():
-        if key not in item:
+        if key not in item or (item[key] is None and default is None):
             if default is _REQUIRED:
                 raise SigattnError(f"transform {name!r} needs option {key!r}")
             step[key] = default

@@ -102,6 +102,32 @@ def test_envelope_and_spectrum():
     assert np.argmax(spec[0, 0]) == 100 and spec[0, 0, 100] == pytest.approx(0.5, abs=1e-6)
 
 
+def test_log_spectrum_turns_a_gain_into_a_shift_and_stays_finite():
+    x = tone(100.0, seconds=1.0)[None, None] + 0.01 * tone(300.0, seconds=1.0)[None, None]
+    lin, log = filters.spectrum(x), filters.spectrum(x, log=True)
+    np.testing.assert_allclose(log, np.log(lin + 1e-6 * lin.max()), rtol=1e-6)
+    np.testing.assert_allclose(filters.spectrum(10 * x, log=True) - log, np.log(10.0), atol=1e-5)
+    assert np.isfinite(filters.spectrum(np.zeros((1, 1, 64)), log=True)).all()
+    pipe = Pipeline([{"name": "spectrum", "log": True}])
+    np.testing.assert_allclose(pipe.apply_windows(x, FS), log)
+    with pytest.raises(SigattnError, match="transform 'spectrum' option 'log' must be true or false; got 1"):
+        Pipeline([{"name": "spectrum", "log": 1}])
+
+
+def test_spectrum_max_hz_keeps_the_bins_up_to_that_frequency():
+    x = tone(100.0, seconds=1.0)[None, None] + tone(400.0, seconds=1.0)[None, None]  # 1 Hz bins
+    full = filters.spectrum(x)
+    cropped = filters.spectrum(x, FS, max_hz=250.0)
+    assert cropped.shape == (1, 1, 251)
+    np.testing.assert_allclose(cropped, full[..., :251])
+    log = filters.spectrum(x, FS, log=True, max_hz=250.0)  # the floor follows the kept bins' peak
+    np.testing.assert_allclose(log, np.log(cropped + 1e-6 * cropped.max()), rtol=1e-6)
+    pipe = Pipeline([{"name": "spectrum", "max_hz": 250}])
+    assert Pipeline(pipe.to_config()) == pipe and pipe.apply_windows(x, FS).shape == (1, 1, 251)
+    with pytest.raises(SigattnError, match=r"option 'max_hz' must be below fs/2 = 500 Hz; got 600"):
+        Pipeline([{"name": "spectrum", "max_hz": 600}]).apply_windows(x, FS)
+
+
 def test_add_envelope_appends_the_band_envelope_and_keeps_the_signal():
     fs = 12000.0
     t = np.arange(24000) / fs
