@@ -46,7 +46,8 @@ def explain(
     from sigattn.data.manifest import read_signal
     from sigattn.data.prepare import prepare
     from sigattn.evaluate.files import input_files, windows_for_model
-    from sigattn.explain.scores import score_windows
+    from sigattn.explain.axis import input_axis
+    from sigattn.explain.scores import score_windows, skipped_scores
     from sigattn.explain.windows import Selection, explain_windows
     from sigattn.outputs import check_writable_folder, staged_folder
 
@@ -81,7 +82,10 @@ def explain(
         results = None
         if scores:  # first, so the overlays carry the run's deletion drops and order views by them
             before = meta.beat.before if meta.beat else None
-            results = score_windows(net, windows, dataset=meta.dataset, before=before)
+            axis = input_axis(meta.transforms, meta.fs, meta.window_length)
+            results = score_windows(net, windows, dataset=meta.dataset, before=before, axis=axis)
+            note = skipped_scores(meta.dataset, axis)
+            notes += [note] if note else []
         with staged_folder(out, "--out") as stage:  # files reach --out only if everything succeeds
             written = explain_windows(net, x, labels, names, meta, stage, selection, title=title,
                                       block=cfg.model.blocks_label(), side=side, run_scores=results)  # fmt: skip

@@ -22,6 +22,7 @@ from sigattn.evaluate.adapt import ADAPTED_PREFIX, adapt_batchnorm, batchnorm_la
 from sigattn.evaluate.figures import confusion_figure, curves_figure
 from sigattn.evaluate.metrics import flat_metrics
 from sigattn.evaluate.predict import evaluate
+from sigattn.explain.axis import input_axis
 from sigattn.explain.figures import attention_report
 from sigattn.explain.scores import score_windows
 from sigattn.models.checkpoint import model_from_checkpoint
@@ -53,9 +54,10 @@ def report_split(cfg: RunConfig, prepared: Prepared, result: FitResult, model: n
     tracker.log_figure(figure, f"plots/confusion_{split}.png")
     tracker.log_figure(curves_figure(result.history, result.run_name, result.monitor), "plots/curves.png")
     before = cfg.data.beat_samples(prepared.fs)[0] if cfg.data.beats else None
-    explained = score_windows(model, windows, dataset=cfg.data.dataset, before=before)  # drops go on the overlays
+    axis = input_axis(cfg.data.transforms, prepared.fs, prepared.window_length)  # time, or a spectrum's bins
+    explained = score_windows(model, windows, dataset=cfg.data.dataset, before=before, axis=axis)  # for the overlays
     figures, maps = attention_report(model, windows, probs, run_name=result.run_name, block=cfg.model.blocks_label(),
-                                     scores=explained, r_index=before, dataset=cfg.data.dataset,
+                                     scores=explained, r_index=before, dataset=cfg.data.dataset, axis=axis,
                                      per_class=cfg.tracking.overlays_per_class)  # fmt: skip
     for path, figure in figures.items():  # IG overlays even when the model has no gates (block "none")
         tracker.log_figure(figure, path)

@@ -18,6 +18,7 @@ from torch import nn
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 from sigattn.explain.alignment import BEARING_DATASETS, nominal_rpm
+from sigattn.explain.axis import InputAxis
 from sigattn.explain.capture import StageAttention, collect_attention
 from sigattn.explain.class_maps import class_distance
 from sigattn.explain.overlay import DPI, PANEL, _label, finish_class_axes, overlay_figure
@@ -52,19 +53,19 @@ def class_average_figure(
     classes: Sequence[str],
     stage_name: str,
     title: str,
-    fs: float | None,
+    axis: InputAxis,
     *,
     kind: str | None = "sigmoid",
 ) -> Figure:
-    """Mean temporal map per class with a +-`spread` band; `times` are input sample indices,
-    shown in seconds when `fs` is given."""
+    """Mean temporal map per class with a +-`spread` band; `times` are input positions (sample or
+    bin indices), shown in the unit of `axis`."""
     mean, spread = np.asarray(mean, dtype=np.float64), np.asarray(spread, dtype=np.float64)
     times = np.asarray(times, dtype=np.float64)
     if mean.shape != spread.shape or mean.shape != (len(classes), len(times)):
         raise SigattnError(
             f"mean and spread must be (K, L) = ({len(classes)}, {len(times)}); got {mean.shape} and {spread.shape}"
         )
-    t = times / fs if fs else times
+    t = axis.at(times)
     fig = Figure(figsize=(PANEL[0], 3.6), dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     for k, name in enumerate(classes):
@@ -72,9 +73,8 @@ def class_average_figure(
             continue
         (line,) = ax.plot(t, mean[k], linewidth=1.2, label=name)
         ax.fill_between(t, mean[k] - spread[k], mean[k] + spread[k], color=line.get_color(), alpha=0.15, linewidth=0)
-    xlabel = "time (s)" if fs else "time (samples)"
     heading = f"{title}: {stage_name}, mean temporal attention per class"
-    finish_class_axes(ax, t, xlabel, f"mean {_label(kind)}", len(classes), heading)
+    finish_class_axes(ax, t, axis.label, f"mean {_label(kind)}", len(classes), heading)
     return fig
 
 
@@ -118,6 +118,7 @@ def attention_report(
     scores: Mapping[str, float] | None = None,
     r_index: int | None = None,
     dataset: str | None = None,
+    axis: InputAxis | None = None,
 ) -> tuple[dict[str, Figure], dict]:
     """Figures by artifact path under `attention/`, and a JSON-able summary for attention/maps.json.
 
@@ -132,7 +133,9 @@ def attention_report(
     and an empty summary. The summary keeps temporal maps at each stage's resolution with
     their `centers` (np.interp over them gives the map on input samples), softmax maps divided by
     each window's maximum as plotted; classes without windows are null. `class_distance` compares
-    the class-average maps on input samples (`sigattn.explain.class_maps`).
+    the class-average maps on input samples (`sigattn.explain.class_maps`). `axis` (default: time
+    at `windows.fs`) is what the input's positions are; a spectrum input gets frequency axes and
+    neither the R-peak alignment nor `class_envelope_ig`.
     """
     probs = np.asarray(probs)
     if probs.shape != (len(windows), len(windows.classes)):
@@ -142,8 +145,8 @@ def attention_report(
     side = None if windows.side is None else windows.side[keep]
     stages = [_shown(sa) for sa in collect_attention(model, x, side=side)]
     classes, k, length, fs = list(windows.classes), len(windows.classes), x.shape[-1], windows.fs or None
-    head, rpm = f"{run_name} · {block}", _rpm(windows, dataset)
-    figures = faithfulness_figures(model, x, y, probs, stages, classes, head=head, fs=fs, side=side, index=keep,
+    head, rpm, axis = f"{run_name} · {block}", _rpm(windows, dataset), axis or InputAxis(fs)
+    figures = faithfulness_figures(model, x, y, probs, stages, classes, head=head, axis=axis, side=side, index=keep,
                                    per_class=per_class, scores=scores, r_index=r_index, rpm=rpm)  # fmt: skip
     if not stages:
         return figures, {}
@@ -162,7 +165,7 @@ def attention_report(
             mean, std = _class_stats(on_input[sa.name], y, k)
             times = np.arange(length)
             figures[f"attention/class_average_stage{sa.stage}.png"] = class_average_figure(
-                times, mean, std, classes, label, head, fs, kind=sa.temporal_kind
+                times, mean, std, classes, label, head, axis, kind=sa.temporal_kind
             )
             stage_mean, stage_std = _class_stats(sa.temporal, y, k)
             entry |= {"temporal_kind": sa.temporal_kind, "centers": _rounded(sa.centers),

@@ -1,7 +1,8 @@
 """One window as a figure: its signal with colour strips of maps behind it, and channel-gate bars.
 
-Strips share the time axis (seconds when `fs` is given). Kinds: "sigmoid" (0-1 as is), "softmax"
-and "ig" (divided by the window's maximum), "product" (a product of 0-1 maps).
+Strips share the input's axis (`sigattn.explain.axis`: time, or frequency for a spectrum input).
+Kinds: "sigmoid" (0-1 as is), "softmax" and "ig" (divided by the window's maximum), "product" (a
+product of 0-1 maps).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from sigattn.errors import SigattnError
+from sigattn.explain.axis import InputAxis
 
 PANEL = (10.0, 2.2)  # inches per panel row
 DPI = 100
@@ -31,11 +33,6 @@ StageMap = tuple[str, np.ndarray] | tuple[str, np.ndarray, str]
 
 def _label(kind: str | None) -> str:
     return LABELS.get(kind or "sigmoid", SIGMOID_LABEL)
-
-
-def _time_axis(length: int, fs: float | None) -> tuple[np.ndarray, str]:
-    t = np.arange(length, dtype=np.float64)
-    return (t / fs, "time (s)") if fs else (t, "time (samples)")
 
 
 def _first_channel(signal: np.ndarray, stages: Sequence, figure: str) -> np.ndarray:
@@ -63,7 +60,7 @@ def _bars(ax, name: str, gates: np.ndarray) -> None:
 
 def overlay_figure(
     signal: np.ndarray,
-    fs: float | None,
+    axis: InputAxis,
     stages: Sequence[StageMap],
     title: str,
     *,
@@ -73,11 +70,11 @@ def overlay_figure(
     """The window's first channel with each map as a colour strip behind it, one panel per map,
     then one bar panel per entry of `gates` (name, channel gates (C,)).
 
-    `stages`: (name, map (L,) on input samples[, kind]) per panel, kinds as in the module doc.
+    `stages`: (name, map (L,) on input positions[, kind]) per panel, kinds as in the module doc.
     `note` (e.g. the deletion drops) is a second line of the title.
     """
     trace = _first_channel(signal, stages, "overlay_figure")
-    t, xlabel = _time_axis(len(trace), fs)
+    t = axis.at(np.arange(len(trace)))
     dt = t[1] - t[0] if len(t) > 1 else 1.0
     low, high = float(trace.min()), float(trace.max())
     pad = 0.08 * (high - low) or 1.0
@@ -97,8 +94,8 @@ def overlay_figure(
         ax.plot(t, trace, color="black", linewidth=0.7)
         ax.set_ylim(low - pad, high + pad)
         ax.set_title(name, fontsize=9, loc="left")
-        ax.set_ylabel("amplitude (ch 0)")
-        ax.set_xlabel(xlabel)
+        ax.set_ylabel(axis.trace_label)
+        ax.set_xlabel(axis.label)
         fig.colorbar(strip, ax=ax, label=_label(kind), fraction=0.03, pad=0.01)
     for ax, (name, g) in zip(axes[len(stages) :], gates, strict=True):
         _bars(ax, name, g)

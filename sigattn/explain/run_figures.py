@@ -2,8 +2,8 @@
 
 `faithfulness_figures` draws, for the most confident correct and wrong windows of each class, the
 per-window overlays of `sigattn.explain.window_panels` (attention views, IG, channel gates, deletion
-drops), one class-average IG figure (`sigattn.explain.ig_average`) and, for bearings, the IG
-envelope spectrum per class (`sigattn.explain.ig_spectrum`).
+drops), one class-average IG figure (`sigattn.explain.ig_average`) and, for bearings with a time
+input, the IG envelope spectrum per class (`sigattn.explain.ig_spectrum`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from sigattn.explain.attribution import integrated_gradients
+from sigattn.explain.axis import InputAxis
 from sigattn.explain.capture import StageAttention
 from sigattn.explain.ig_average import ig_class_average_figure
 from sigattn.explain.ig_spectrum import ig_envelope_figure
@@ -78,7 +79,7 @@ def faithfulness_figures(
     classes: list[str],
     *,
     head: str,
-    fs: float | None,
+    axis: InputAxis,
     side: np.ndarray | None = None,
     index: np.ndarray | None = None,
     per_class: int = 2,
@@ -90,8 +91,9 @@ def faithfulness_figures(
 ) -> dict[str, Figure]:
     """`attention/overlay_<class>_<correct|wrong>_<i>.png` per example window and
     `attention/class_average_ig.png` (IG of the true class on up to `ig_windows` windows, a
-    balanced seeded choice); with `rpm` (bearings) also `attention/class_envelope_ig.png`, the
-    envelope spectrum of the same IG maps with the fault frequencies marked. `stages` were
+    balanced seeded choice); with `rpm` (bearings) and a time `axis` with fs also
+    `attention/class_envelope_ig.png`, the envelope spectrum of the same IG maps with the fault
+    frequencies marked. `r_index` (the R peak) applies to a time axis only. `stages` were
     collected on `x`; `index` numbers the windows in titles (default their row); IG of each
     overlay is for the predicted class."""
     index = np.arange(len(x)) if index is None else np.asarray(index)
@@ -103,13 +105,16 @@ def faithfulness_figures(
         headings = [f"{head}: class {classes[c]}, {outcome} (predicted {classes[pred[w]]}, "
                     f"p={probs[w, pred[w]]:.2f}), window {int(index[w])}" for c, outcome, _, w in examples]  # fmt: skip
         sub_side = None if side is None else side[rows]
-        made = window_figures(model, x[rows], _rows(stages, rows), pred[rows], headings, classes, fs=fs,
+        made = window_figures(model, x[rows], _rows(stages, rows), pred[rows], headings, classes, axis=axis,
                               side=sub_side, run_scores=scores, ig_steps=ig_steps)  # fmt: skip
         for (c, outcome, i, _), (figure, _) in zip(examples, made, strict=True):
             figures[f"attention/overlay_{_safe(classes[c])}_{outcome}_{i}.png"] = figure
     pick = _balanced_choice(y, k, ig_windows)
     ig = integrated_gradients(model, x[pick], y[pick], side=None if side is None else side[pick], steps=ig_steps)
-    figures["attention/class_average_ig.png"] = ig_class_average_figure(ig, y[pick], classes, fs, head, r_index=r_index)
-    if rpm is not None and fs:
-        figures["attention/class_envelope_ig.png"] = ig_envelope_figure(ig, y[pick], classes, fs, rpm, head)
+    aligned = r_index if axis.is_time else None
+    figures["attention/class_average_ig.png"] = ig_class_average_figure(
+        ig, y[pick], classes, axis, head, r_index=aligned
+    )
+    if rpm is not None and axis.is_time and axis.fs:
+        figures["attention/class_envelope_ig.png"] = ig_envelope_figure(ig, y[pick], classes, axis.fs, rpm, head)
     return figures

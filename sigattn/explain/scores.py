@@ -2,6 +2,7 @@
 
 Bearings: fault-frequency alignment (`sigattn.explain.alignment`); ECG: attention mass on QRS and
 P wave (`sigattn.explain.ecg_mass`); every dataset: the deletion test (`sigattn.explain.deletion`).
+The first two read the input as time, so a spectrum input (`sigattn.explain.axis`) skips them.
 """
 
 from __future__ import annotations
@@ -18,10 +19,21 @@ from sigattn.data.types import Windows
 from sigattn.data.windows import take
 from sigattn.errors import SigattnError
 from sigattn.explain.alignment import BEARING_DATASETS, bearing_alignment_report, nominal_rpm
+from sigattn.explain.axis import InputAxis
 from sigattn.explain.capture import StageAttention, collect_attention, temporal_stages
 from sigattn.explain.deletion import deletion_test
 from sigattn.explain.ecg_mass import ecg_attention_report
 from sigattn.explain.views import attention_views
+
+TIME_SCORES = {**dict.fromkeys(BEARING_DATASETS, "fault-frequency alignment"),
+               **dict.fromkeys(ECG_DATASETS, "QRS and P-wave attention mass")}  # fmt: skip
+
+
+def skipped_scores(dataset: str, axis: InputAxis | None) -> str | None:
+    """One line saying why `dataset`'s time-only scores are left out for a spectrum input; None if kept."""
+    if axis is None or axis.is_time or dataset not in TIME_SCORES:
+        return None
+    return f"{TIME_SCORES[dataset]} scores skipped: the model reads a spectrum, not a time signal"
 
 
 def _per_class_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -59,6 +71,7 @@ def interpretability_scores(
     ig_steps: int = 32,
     seed: int = 0,
     geometry: BearingGeometry = SKF6205,
+    axis: InputAxis | None = None,
 ) -> dict[str, float]:
     """Flat metrics for MLflow on up to `per_class` windows of each class (seeded subset).
 
@@ -68,7 +81,8 @@ def interpretability_scores(
     Always `deletion_*` from `deletion_test`, masking by the temporal map of `stage` (default: the
     last stage with one; `deletion_stage` says which), and `deletion_drop_attention_stage<k>` for
     every stage with a temporal map and `deletion_drop_attention_product` for their product
-    (`sigattn.explain.views`). Non-finite values are left out.
+    (`sigattn.explain.views`). Non-finite values are left out. With a spectrum `axis` (default:
+    time) the dataset's time-only scores are skipped (`skipped_scores`).
     """
     if any(len(sa.temporal if sa.temporal is not None else sa.channel) != len(windows) for sa in attention):
         raise SigattnError(f"attention was collected on a different number of windows than the {len(windows)} given")
@@ -79,7 +93,8 @@ def interpretability_scores(
         raise SigattnError("mitdb scores need `before`, the R-peak index within each beat window")
     windows, attention = _subset(windows, attention, _per_class_subset(windows.y, per_class, seed))
     out: dict[str, float] = {}
-    if dataset in BEARING_DATASETS:
+    timed = axis is None or axis.is_time
+    if dataset in BEARING_DATASETS and timed:
         rpm = nominal_rpm(windows, dataset) if rpm is None else rpm
         report = bearing_alignment_report(attention, windows, rpm, geometry=geometry, seed=seed)
         for c, s in report.pop("input").items():
@@ -87,7 +102,7 @@ def interpretability_scores(
         for name, classes in report.items():
             for c, s in classes.items():
                 out[f"attn_align_{name}_{c}"], out[f"attn_align_ctrl_{name}_{c}"] = s["score"], s["control"]
-    elif dataset in ECG_DATASETS:
+    elif dataset in ECG_DATASETS and timed:
         for name, classes in ecg_attention_report(attention, windows, before).items():
             for c, s in classes.items():
                 out[f"attn_qrs_mass_{name}_{c}"], out[f"attn_p_mass_{name}_{c}"] = s["qrs"], s["p"]
@@ -114,7 +129,14 @@ def interpretability_scores(
 
 
 def score_windows(
-    model: nn.Module, windows: Windows, *, dataset: str, before: int | None = None, per_class: int = 256, seed: int = 0
+    model: nn.Module,
+    windows: Windows,
+    *,
+    dataset: str,
+    before: int | None = None,
+    per_class: int = 256,
+    seed: int = 0,
+    axis: InputAxis | None = None,
 ) -> dict[str, float]:
     """`interpretability_scores` on a seeded subset of up to `per_class` windows per class,
     collecting the attention maps of that subset only."""
@@ -122,5 +144,5 @@ def score_windows(
     subset = take(windows, _per_class_subset(windows.y, per_class, seed))
     attention = collect_attention(model, subset.x, side=subset.side)
     return interpretability_scores(
-        model, subset, attention, dataset=dataset, before=before, per_class=per_class, seed=seed
+        model, subset, attention, dataset=dataset, before=before, per_class=per_class, seed=seed, axis=axis
     )

@@ -1,7 +1,7 @@
 """Per-window figures that put attention beside Integrated Gradients, each with its deletion score.
 
 Every window gets one figure: the attention views (most faithful first), an IG strip of the same
-window on the same time axis, and the channel gates of channel-only stages (SE, ECA) as bars. Each
+window on the same axis, and the channel gates of channel-only stages (SE, ECA) as bars. Each
 strip's title says how much masking its top 10 % lowers this window's p(predicted class); the
 title's second line repeats those drops, and a third line the run's deletion drops when given, a
 fourth what they say (`faithfulness_verdict`).
@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from sigattn.explain.attribution import integrated_gradients
+from sigattn.explain.axis import InputAxis
 from sigattn.explain.capture import StageAttention
 from sigattn.explain.overlay import overlay_figure
 from sigattn.explain.views import attention_views, best_first, view_label, window_drops
@@ -72,7 +73,7 @@ def window_figures(
     headings: list[str],
     classes: list[str],
     *,
-    fs: float | None,
+    axis: InputAxis,
     side: np.ndarray | None = None,
     run_scores: Mapping[str, float] | None = None,
     fraction: float = 0.1,
@@ -105,5 +106,5 @@ def window_figures(
         if run_scores is not None:
             verdict = faithfulness_verdict(run_scores)
             note += "\n" + run_drop_line(run_scores, fraction) + (f"\n{verdict}" if verdict else "")
-        out.append((overlay_figure(x[row], fs, strips, heading, note=note, gates=bars), mine))
+        out.append((overlay_figure(x[row], axis, strips, heading, note=note, gates=bars), mine))
     return out

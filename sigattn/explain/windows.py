@@ -20,6 +20,7 @@ from torch import nn
 
 from sigattn.errors import SigattnError
 from sigattn.evaluate.predict import predict_proba
+from sigattn.explain.axis import input_axis
 from sigattn.explain.capture import StageAttention, collect_attention, temporal_stages
 from sigattn.explain.window_panels import window_figures
 from sigattn.models.meta import ModelMeta
@@ -85,9 +86,10 @@ def explain_windows(
     run_scores: Mapping[str, float] | None = None,
 ) -> Written:
     """Per selected window, one overlay PNG: the attention views of the drawn stages (most faithful
-    first), Integrated Gradients for the predicted class on the same time axis, the channel gates of
-    channel-only stages, and each map's deletion drop (`sigattn.explain.window_panels`); then
-    `maps.json` with every drawn stage's raw maps and the drops.
+    first), Integrated Gradients for the predicted class on the same axis (time, or frequency for a
+    spectrum input: `sigattn.explain.axis`), the channel gates of channel-only stages, and each
+    map's deletion drop (`sigattn.explain.window_panels`); then `maps.json` with every drawn
+    stage's raw maps and the drops.
 
     `labels` are true class indices (None: use the model's predictions); `names` label each window
     in titles and file names (e.g. "file.npy@1024"); `title` names the model and `block` its block(s);
@@ -122,7 +124,8 @@ def explain_windows(
             for sa in drawn
         }
         records.append(record)
-    made = window_figures(model, x[chosen], drawn, predicted[chosen], headings, classes, fs=meta.fs,
+    made = window_figures(model, x[chosen], drawn, predicted[chosen], headings, classes,
+                          axis=input_axis(meta.transforms, meta.fs, meta.window_length),
                           side=chosen_side, run_scores=run_scores)  # fmt: skip
     out_dir.mkdir(parents=True, exist_ok=True)
     overlays = []

@@ -14,6 +14,7 @@ from torch import nn
 from sigattn.blocks import BLOCKS, create_block
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
+from sigattn.explain.axis import InputAxis
 from sigattn.explain.capture import StageAttention, attention_blocks, collect_attention
 from sigattn.explain.figures import attention_report, channel_heatmap_figure, class_average_figure, overlay_figure
 from sigattn.models import AttnCNN, create_model
@@ -217,11 +218,15 @@ def test_report_subsamples_deterministically():
 
 def test_figures_label_units_and_ranges():
     signal, weights = np.random.default_rng(0).standard_normal((2, 300)), np.linspace(0, 1, 300)
-    fig = overlay_figure(signal, None, [("stage 0", weights), ("stage 1", weights / 300, "softmax")], "run · gc")
+    fig = overlay_figure(
+        signal, InputAxis(None), [("stage 0", weights), ("stage 1", weights / 300, "softmax")], "run · gc"
+    )
     assert fig.axes[1].get_xlabel() == "time (samples)" and fig.get_suptitle() == "run · gc"
     labels = [ax.get_ylabel() for ax in fig.axes]
     assert "attention weight (0-1)" in labels and any("softmax" in label for label in labels)
-    fig = class_average_figure(np.arange(300), np.ones((2, 300)) / 2, np.zeros((2, 300)), ["a", "b"], "s0", "r", 100.0)
+    fig = class_average_figure(
+        np.arange(300), np.ones((2, 300)) / 2, np.zeros((2, 300)), ["a", "b"], "s0", "r", InputAxis(100.0)
+    )
     assert fig.axes[0].get_xlabel() == "time (s)" and fig.axes[0].get_legend() is not None
     fig = channel_heatmap_figure(np.array([[0.2, 0.9], [np.nan, np.nan]]), ["a", "b"], "s0", "r")
     assert fig.axes[0].get_xlabel() == "channel" and "mean channel gate (0-1)" in fig.axes[1].get_ylabel()
