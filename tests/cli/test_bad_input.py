@@ -431,6 +431,13 @@ CASES = [
     ("train-zero-batch", nothing, ["train", "--set", "train.batch_size=0"], 1, ["train.batch_size", "got 0"]),
     ("train-negative-lr", nothing, ["train", "--set", "train.lr=-0.1"], 1, ["train.lr must be a number in"]),
     ("train-negative-fs", nothing, ["train", "--set", "data.synthetic.fs=-1"], 1, ["data.synthetic.fs", "positive"]),
+    (
+        "train-spectrum-above-nyquist",
+        nothing,
+        ["train", "--set", "data.transforms=[{name: spectrum, max_hz: 9000}]"],
+        1,
+        ["transform 'spectrum' option 'max_hz' must be below fs/2", "got 9000"],
+    ),
     ("describe-zero-window", nothing, ["data", "describe", "synthetic", "--window", "0"], 1, ["window.length"]),
     ("describe-negative-stride", nothing, ["data", "describe", "synthetic", "--stride", "-5"], 1, ["window.stride"]),
     ("eval-negative-window", nothing, ["eval", "{ck}", "--set", "data.window.length=-4"], 1, ["data.window.length"]),
