@@ -107,13 +107,8 @@ def latest_finished(pipeline: Pipeline, settings: Any, parent_run_id: str) -> di
     return latest
 
 
-def _summary_rows(pipeline: Pipeline, settings: Any, parent_run_id: str) -> list[dict[str, Any]]:
-    """Summary rows from the FINISHED child runs whose digest is the cell's current one (latest wins)."""
-    return _rows_of(pipeline, latest_finished(pipeline, settings, parent_run_id))
-
-
-def _rows_of(pipeline: Pipeline, latest: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Summary rows from `latest` (cell key -> its latest finished child run)."""
+def _summary_rows(pipeline: Pipeline, latest: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Summary rows from `latest` (cell key -> its latest finished child run, `latest_finished`)."""
     current = {cell.key: cell for cell in pipeline.cells}
     finished: dict[str, dict[str, float]] = {}
     adapted: dict[str, dict[str, float]] = {}
@@ -211,7 +206,7 @@ def run_pipeline(
         except KeyboardInterrupt:
             interrupted = True
         latest = latest_finished(pipeline, settings, parent.run_id)
-        rows = _rows_of(pipeline, latest)
+        rows = _summary_rows(pipeline, latest)
         if pipeline.ensemble and not interrupted:
             from sigattn.experiments.ensembles import ensemble_rows
 

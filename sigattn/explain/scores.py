@@ -93,7 +93,7 @@ def interpretability_scores(
         raise SigattnError("mitdb scores need `before`, the R-peak index within each beat window")
     windows, attention = _subset(windows, attention, _per_class_subset(windows.y, per_class, seed))
     out: dict[str, float] = {}
-    timed = axis is None or axis.is_time
+    timed = skipped_scores(dataset, axis) is None  # the time-only scores apply
     if dataset in BEARING_DATASETS and timed:
         rpm = nominal_rpm(windows, dataset) if rpm is None else rpm
         report = bearing_alignment_report(attention, windows, rpm, geometry=geometry, seed=seed)

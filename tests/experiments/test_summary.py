@@ -29,6 +29,12 @@ def child_metrics(se_s_232: float, with_records: bool = True) -> dict[str, float
     return m
 
 
+def summary_rows(cells: list) -> list[dict]:
+    """The pipeline's own summary rows for `cells`, from the child runs `sigattn.tracking.child_runs` lists."""
+    plan = SimpleNamespace(cells=cells)
+    return pipeline._summary_rows(plan, pipeline.latest_finished(plan, None, "parent"))
+
+
 @pytest.fixture
 def rows(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Rows through the pipeline's own `_summary_rows`, from fake finished child runs."""
@@ -39,7 +45,7 @@ def rows(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
         for c, m in zip(cells, metrics, strict=True)
     ]
     monkeypatch.setattr("sigattn.tracking.child_runs", lambda settings, parent: children)
-    return pipeline._summary_rows(SimpleNamespace(cells=cells), None, "parent")
+    return summary_rows(cells)
 
 
 def test_record_values_reach_the_rows_but_not_the_per_class_table(rows):
@@ -80,11 +86,11 @@ def test_summary_names_the_cells_whose_validation_saturated(monkeypatch: pytest.
         for c, v in zip(cells, saturation, strict=True)
     ]  # fmt: skip
     monkeypatch.setattr("sigattn.tracking.child_runs", lambda settings, parent: children)
-    rows = pipeline._summary_rows(SimpleNamespace(cells=cells), None, "parent")
+    rows = summary_rows(cells)
     assert [r["val_saturated"] for r in rows] == [1, 0]
     assert "Validation saturated (" in to_markdown("cwru", rows) and ": se (1 of 2 runs)." in to_markdown("cwru", rows)
     assert [r["val_saturated"] for r in csv.DictReader(io.StringIO(to_csv(rows)))] == ["1", "0"]
-    unsaturated = pipeline._summary_rows(SimpleNamespace(cells=cells[2:]), None, "parent")
+    unsaturated = summary_rows(cells[2:])
     assert "saturated" not in to_markdown("cwru", unsaturated)
 
 
@@ -110,7 +116,7 @@ def test_adabn_scores_get_rows_of_their_own(monkeypatch: pytest.MonkeyPatch):
         for c in folds
     ]  # fmt: skip
     monkeypatch.setattr("sigattn.tracking.child_runs", lambda settings, parent: children)
-    rows = pipeline._summary_rows(SimpleNamespace(cells=folds), None, "parent")
+    rows = summary_rows(folds)
     names = [r["cell"] for r in rows]
     assert names[:6] == [
         "A:cbam",
