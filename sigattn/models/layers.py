@@ -68,6 +68,9 @@ class Head(nn.Module):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise SigattnError(f"dropout must be in [0, 1); got {dropout}")
+        for name, value, least in (("head_pooled", pooled, 1), ("head_hidden", hidden, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise SigattnError(f"{name} must be an integer >= {least}; got {value!r}")
         features = channels * pooled + side
         self.side_norm = nn.BatchNorm1d(side) if side else None
         layers: list[nn.Module] = [nn.AdaptiveAvgPool1d(pooled), nn.Flatten()]

@@ -438,6 +438,13 @@ CASES = [
         1,
         ["transform 'spectrum' option 'max_hz' must be below fs/2", "got 9000"],
     ),
+    (
+        "train-head-pooled-zero",
+        nothing,
+        ["train", "--set", "model.options={head_pooled: 0}"],
+        1,
+        ["model (backbone cnn", "head_pooled must be an integer >= 1; got 0"],
+    ),
     ("describe-zero-window", nothing, ["data", "describe", "synthetic", "--window", "0"], 1, ["window.length"]),
     ("describe-negative-stride", nothing, ["data", "describe", "synthetic", "--stride", "-5"], 1, ["window.stride"]),
     ("eval-negative-window", nothing, ["eval", "{ck}", "--set", "data.window.length=-4"], 1, ["data.window.length"]),

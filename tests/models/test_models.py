@@ -11,6 +11,7 @@ from sigattn.blocks import BLOCKS, capture_gates
 from sigattn.errors import SigattnError
 from sigattn.models import BACKBONES, create_model
 from sigattn.models.cnn import ConvStage
+from sigattn.models.layers import Head
 
 COMBOS = [(b, k) for b in sorted(BACKBONES) for k in sorted(BLOCKS)]
 
@@ -135,6 +136,20 @@ def test_kernel_dropout_drops_first_layer_weights_in_training_only():
     )
     with pytest.raises(SigattnError, match="kernel_dropout must be in"):
         create_model("cnn", 1, 3, kernel_dropout=1.0)
+
+
+def test_head_pooled_keeps_where_features_are_and_rejects_bad_counts():
+    x = torch.randn(2, 4, 32)
+    features = {n: Head(4, 3, pooled=n).layers[:2] for n in (1, 8)}  # pool and flatten
+    assert torch.allclose(features[1](x), features[1](x.flip(-1))), "a global average forgets position"
+    assert features[8](x).shape == (2, 32) and not torch.allclose(features[8](x), features[8](x.flip(-1)))
+    model = create_model("cnn", 1, 3, head_pooled=8)
+    assert model.head.layers[-1].in_features == 128 * 8
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(SigattnError, match=f"head_pooled must be an integer >= 1; got {bad!r}"):
+            create_model("cnn", 1, 3, head_pooled=bad)
+    with pytest.raises(SigattnError, match="head_hidden must be an integer >= 0; got -1"):
+        create_model("cnn", 1, 3, head_hidden=-1)
 
 
 def _pool_last(stage: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
