@@ -236,6 +236,10 @@ def test_shipped_pipelines_validate_with_their_baselines():
     assert [plain[f].model.options for f in ("test-007", "test-014", "test-021")] == [first_layer, {}, {}]
     assert [plain[f].train.augment.stretch for f in ("test-007", "test-014", "test-021")] == [0.0, 0.04, 0.04]
     assert wdcnn.config.model.options == {}, "the WDCNN preset keeps its own first layer"
+    cross_load = load_pipeline(root / "cwru-cross-load.yaml").cells
+    bands = {c.label for c in cross_load if c.baseline is None and c.config.model.options == {"head_pooled": 8}}
+    assert bands == {"1hp-to-2hp", "3hp-to-2hp"}, "chosen per target load on validation"
+    assert all(c.config.model.options == {} for c in cross_load if c.baseline == "wdcnn")
     cv = load_pipeline(root / "mitdb-ds1-cv.yaml").cells
     assert all(c.config.train.report_split == "val" for c in cv), "cross-validation never scores DS2"
     chosen = next(c for c in cv if c.grid.get("variant") == "v5-logit-adjusted").config
