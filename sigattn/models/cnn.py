@@ -22,6 +22,7 @@ from sigattn.models.layers import (
     pool_length,
     smallest_valid_length,
 )
+from sigattn.models.pooling import HalvingMaxPool
 
 
 class KernelDropoutConv1d(nn.Conv1d):
@@ -59,7 +60,7 @@ class ConvStage(nn.Module):
         self.bn = nn.BatchNorm1d(out_channels)
         self.act = nn.ReLU(inplace=True)
         self.attn = create_block(block, out_channels, inplace=True)  # its input is this stage's own
-        self.pool = nn.MaxPool1d(2, ceil_mode=True)
+        self.pool = HalvingMaxPool()
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.act(self.bn(self.conv(x)))

@@ -20,6 +20,7 @@ from sigattn.models.layers import (
     pool_length,
     smallest_valid_length,
 )
+from sigattn.models.pooling import HalvingMaxPool
 
 
 class BasicBlock1d(nn.Module):
@@ -79,7 +80,7 @@ class AttnResNet1d(nn.Module):
             ),
             nn.BatchNorm1d(widths[0]),
             nn.ReLU(inplace=True),
-            nn.MaxPool1d(2, ceil_mode=True),
+            HalvingMaxPool(),
         )
         names = blocks_per_stage(block, len(widths))
         stages, channels = [], widths[0]
