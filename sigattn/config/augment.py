@@ -15,6 +15,7 @@ from sigattn.config.validation import Section, must_be
 ShiftMode = Literal["edge", "circular"]
 Relative = bounded(0.0, 10.0)  # [0, 10): a multiple of the window's std
 Fractional = bounded(0.0, 0.5)  # [0, 0.5): a relative change
+Decibels = bounded(0.0, 40.0)
 
 
 def _scale_range(value: Any) -> tuple[float, float] | None:
@@ -41,7 +42,10 @@ class AugmentConfig(Section):
     see `WanderConfig`; `shift`: move each window by up to ±`shift` samples (R-peak jitter),
     wrapping round (`circular`) or repeating the edge sample (`edge`); `stretch`: resample each
     window in time by a factor drawn from [1 - stretch, 1 + stretch] about its centre (a speed or
-    heart-rate change of that many per cent, linear interpolation)."""
+    heart-rate change of that many per cent, linear interpolation); `equalizer_db`: filter each window
+    with a random equaliser, a gain drawn within ±`equalizer_db` dB at each octave from Nyquist/128
+    to Nyquist (a 129-tap linear-phase FIR from `scipy.signal.firwin2`): another transfer path or
+    resonance, on which the timing of a fault's impacts does not depend."""
 
     where: ClassVar[str] = "train.augment"
     amplitude: Annotated[tuple[float, float] | None, BeforeValidator(_scale_range)] = None
@@ -50,8 +54,11 @@ class AugmentConfig(Section):
     shift: NonNegativeInt = 0
     shift_mode: Annotated[ShiftMode, one_of(ShiftMode)] = "edge"
     stretch: Fractional = 0.0
+    equalizer_db: Decibels = 0.0
 
     @property
     def active(self) -> bool:
         """Whether any augmentation is on."""
-        return bool(self.amplitude or self.noise or self.baseline_wander or self.shift or self.stretch)
+        return bool(
+            self.amplitude or self.noise or self.baseline_wander or self.shift or self.stretch or self.equalizer_db
+        )

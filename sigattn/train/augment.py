@@ -3,16 +3,20 @@
 Each batch draws one seed from the run's generator (the one that orders the batches, saved in
 last.pt), so the same seed gives the same augmented batches and a resumed run the same as a
 straight one. The random numbers themselves are drawn on the batch's device. Applied to the
-signal input x (B, C, L) only, in this order: shift, stretch, amplitude, baseline wander, noise; wander
-and noise are scaled by each window's own std (per channel), taken before any change.
+signal input x (B, C, L) only, in this order: shift, stretch, equaliser, amplitude, baseline wander,
+noise; wander and noise are scaled by each window's own std (per channel), taken before any change.
 """
 
 from __future__ import annotations
 
 import math
+from functools import cache
 
+import numpy as np
 import torch
+from scipy import signal
 from torch import Tensor
+from torch.nn import functional as F
 
 from sigattn.config import AugmentConfig
 
@@ -38,6 +42,37 @@ def stretch(x: Tensor, amount: float, g: torch.Generator) -> Tensor:
     left = x.gather(2, lo[:, None, :].expand(n, c, length))
     right = x.gather(2, (lo + 1).clamp(max=length - 1)[:, None, :].expand(n, c, length))
     return left + frac * (right - left)
+
+
+EQUALIZER_TAPS = 129
+EQUALIZER_KNOTS = 2.0 ** -np.arange(7.0, -1.0, -1.0)  # octaves from Nyquist / 128 to Nyquist, as its fraction
+
+
+@cache
+def _equalizer_basis() -> np.ndarray:
+    """(9, EQUALIZER_TAPS): `scipy.signal.firwin2` of a unit gain at 0 Hz and at each knot alone. The
+    design is linear in the gains, so any filter of the knots is a weighted sum of these rows."""
+    freq = np.concatenate([[0.0], EQUALIZER_KNOTS])
+    return np.stack([signal.firwin2(EQUALIZER_TAPS, freq, unit) for unit in np.eye(len(freq))])
+
+
+def equalizer_taps(gains_db: np.ndarray) -> np.ndarray:
+    """(B, EQUALIZER_TAPS) linear-phase FIR filters, as `scipy.signal.firwin2` designs them, whose
+    gain passes through `gains_db` (B, 8) at the octave knots and the first knot's gain at 0 Hz."""
+    gains = 10.0 ** (np.concatenate([gains_db[:, :1], gains_db], axis=1) / 20.0)
+    return gains @ _equalizer_basis()
+
+
+def equalize(x: Tensor, max_db: float, g: torch.Generator) -> Tensor:
+    """Each window through its own random equaliser (`scipy.signal.fftconvolve`): a gain uniform in
+    ±`max_db` dB at each octave knot (see `equalizer_taps`), the same for the window's channels;
+    edges repeat the edge sample."""
+    gains = max_db * (2 * torch.rand((len(x), len(EQUALIZER_KNOTS)), generator=g, device=x.device) - 1)
+    taps = equalizer_taps(gains.cpu().double().numpy()).astype(np.float32)
+    half = EQUALIZER_TAPS // 2
+    padded = F.pad(x.float(), (half, half), mode="replicate").cpu().numpy()
+    out = signal.fftconvolve(padded, taps[:, None, :], mode="valid", axes=-1)
+    return torch.as_tensor(out, device=x.device).to(x.dtype)
 
 
 def wander(x: Tensor, std: Tensor, amplitude: float, max_hz: float, fs: float, g: torch.Generator) -> Tensor:
@@ -70,6 +105,8 @@ class Augmenter:
             x = shift(x, a.shift, a.shift_mode, g)
         if a.stretch:
             x = stretch(x, a.stretch, g)
+        if a.equalizer_db:
+            x = equalize(x, a.equalizer_db, g)
         if a.amplitude:
             low, high = a.amplitude
             x = x * (low + (high - low) * torch.rand((len(x), 1, 1), generator=g, device=x.device, dtype=x.dtype))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from scipy import signal
 
 from sigattn.config import AugmentConfig, RunConfig, TrainConfig, load_config
 from sigattn.data.prepare import Prepared, prepare
@@ -14,7 +16,7 @@ from sigattn.errors import SigattnError
 from sigattn.experiments.run import train_and_report
 from sigattn.models.checkpoint import load_checkpoint
 from sigattn.train import augment as augment_module
-from sigattn.train.augment import Augmenter
+from sigattn.train.augment import EQUALIZER_KNOTS, EQUALIZER_TAPS, Augmenter, equalizer_taps
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -69,7 +71,7 @@ def test_off_by_default_returns_the_inputs_and_draws_nothing():
 
 
 def test_side_inputs_pass_through_and_same_seed_same_batch():
-    cfg = AugmentConfig(amplitude=(0.5, 2.0), noise=0.2, shift=5)
+    cfg = AugmentConfig(amplitude=(0.5, 2.0), noise=0.2, shift=5, equalizer_db=6.0)
     side = torch.ones(6, 4)
     out = Augmenter(cfg, 100.0)((batch(), side), torch.Generator().manual_seed(0))
     assert out[1] is side and out[0].shape == batch().shape
@@ -130,6 +132,26 @@ def test_stretch_changes_a_tones_frequency_by_at_most_the_amount():
     torch.testing.assert_close(out[:, :, 999:1001].mean(-1), centre.mean(-1), atol=0.05, rtol=0)
 
 
+def test_equalizer_filters_each_window_within_the_gain_range_at_every_octave():
+    x = torch.zeros(16, 2, 1024)
+    x[:, :, 512] = 1.0  # an impulse: each output is its window's filter
+    out = run(AugmentConfig(equalizer_db=6.0), x, fs=1000.0)
+    taps = out[:, :, 512 - EQUALIZER_TAPS // 2 : 512 + EQUALIZER_TAPS // 2 + 1].double().numpy()
+    assert np.allclose(taps[:, 0], taps[:, 1], atol=1e-6)  # one filter per window
+    assert np.allclose(taps, taps[..., ::-1], atol=1e-6)  # linear phase
+    gains_db = np.stack([20 * np.log10(np.abs(signal.freqz(t, worN=EQUALIZER_KNOTS * np.pi)[1])) for t in taps[:, 0]])
+    assert (np.abs(gains_db) <= 6.0 + 1.0).all()
+    assert (gains_db[:, 3:].std(axis=0) > 2.0).all()  # each octave from Nyquist/16 up varies from window to window
+
+
+def test_equalizer_taps_are_scipy_firwin2_designs():
+    gains_db = np.random.default_rng(0).uniform(-12, 12, (3, len(EQUALIZER_KNOTS)))
+    freq = np.concatenate([[0.0], EQUALIZER_KNOTS])
+    for taps, row in zip(equalizer_taps(gains_db), gains_db, strict=True):
+        expected = signal.firwin2(EQUALIZER_TAPS, freq, 10 ** (np.concatenate([row[:1], row]) / 20))
+        np.testing.assert_allclose(taps, expected, atol=1e-12)
+
+
 def test_bad_settings_are_one_line_errors():
     with pytest.raises(SigattnError, match=r"train\.augment\.amplitude must be null or \[low, high\]"):
         TrainConfig.from_dict({"augment": {"amplitude": [1.2, 0.8]}})
@@ -137,6 +159,8 @@ def test_bad_settings_are_one_line_errors():
         TrainConfig.from_dict({"augment": {"shift_mode": "wrap"}})
     with pytest.raises(SigattnError, match=r"train\.augment\.stretch must be a number in \[0, 0\.5\)"):
         TrainConfig.from_dict({"augment": {"stretch": 0.5}})
+    with pytest.raises(SigattnError, match=r"train\.augment\.equalizer_db must be a number in \[0, 40\)"):
+        TrainConfig.from_dict({"augment": {"equalizer_db": -3}})
 
 
 def test_loop_augments_every_training_batch_and_nothing_else(tmp_path, prepared, monkeypatch):
