@@ -20,14 +20,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from sigattn.models import create_model
 from sigattn.models.pooling import HalvingMaxPool
 
 sys.path.insert(0, str(Path(__file__).parent))
 from blocks import cpu_name, write_report  # noqa: E402
-from pool_order import seconds  # noqa: E402
+from pool_order import seconds, training_steps  # noqa: E402
 
 BACKBONES = ["cnn", "resnet", "wdcnn"]
 
@@ -47,14 +46,7 @@ def compare(backbone: str, block: str, rounds: int) -> dict[str, float]:
     models = {"index-free": create_model(backbone, 1, 10, block=block)}
     models["plain"] = with_plain_pools(models["index-free"])
     x = torch.randn(64, 1, 2048 if backbone == "wdcnn" else 1024)
-    y = torch.randint(0, 10, (64,))
-    optimizers = {name: torch.optim.SGD(m.parameters(), lr=1e-3) for name, m in models.items()}
-
-    def step(name: str) -> None:
-        model, optimizer = models[name].train(), optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
+    step = training_steps(models, x, torch.randint(0, 10, (64,)))
 
     times: dict[str, list[float]] = {name: [] for name in models}
     for name in models:  # warm-up

@@ -17,6 +17,7 @@ import copy
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -49,6 +50,19 @@ def pool_last(model: nn.Module) -> nn.Module:
     return reference
 
 
+def training_steps(models: dict[str, nn.Module], x: Tensor, y: Tensor) -> Callable[[str], None]:
+    """`step(name)`: one SGD training step of the named model on (x, y)."""
+    optimizers = {name: torch.optim.SGD(m.parameters(), lr=1e-3) for name, m in models.items()}
+
+    def step(name: str) -> None:
+        model, optimizer = models[name].train(), optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    return step
+
+
 def seconds(fn, repeats: int) -> float:
     start = time.perf_counter()
     for _ in range(repeats):
@@ -61,13 +75,7 @@ def compare(block: str, rounds: int) -> dict[str, float]:
     models = {"pool first": create_model("cnn", 1, 10, block=block)}
     models["pool last"] = pool_last(models["pool first"])
     x, y, windows = torch.randn(64, 1, 1024), torch.randint(0, 10, (64,)), torch.randn(512, 1, 2048)
-    optimizers = {name: torch.optim.SGD(m.parameters(), lr=1e-3) for name, m in models.items()}
-
-    def step(name: str) -> None:
-        model, optimizer = models[name].train(), optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
+    step = training_steps(models, x, y)
 
     def predict(name: str) -> None:
         with torch.inference_mode():
