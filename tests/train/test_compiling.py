@@ -46,7 +46,7 @@ class Tags(NullTracker):
 
 
 def test_compiling_repays_only_long_enough_runs():
-    assert not repays_compiling(epoch_seconds=1.0, epochs_left=20)  # 6 s saved < 40 s compiling
+    assert not repays_compiling(epoch_seconds=1.0, epochs_left=20)  # 4 s saved < 40 s compiling
     assert repays_compiling(epoch_seconds=10.0, epochs_left=20)
     assert not repays_compiling(epoch_seconds=100.0, epochs_left=0)
 
