@@ -234,7 +234,8 @@ def test_shipped_pipelines_validate_with_their_baselines():
     plain = {c.label: c.config for c in fault_size.cells if c.grid.get("model.block") == "none"}
     first_layer = {"kernels": [63, 7, 5, 3], "kernel_dropout": 0.2}  # chosen per fold on validation
     assert [plain[f].model.options for f in ("test-007", "test-014", "test-021")] == [first_layer, {}, {}]
-    assert [plain[f].train.augment.stretch for f in ("test-007", "test-014", "test-021")] == [0.0, 0.04, 0.04]
+    augment = [plain[f].train.augment for f in ("test-007", "test-014", "test-021")]
+    assert [(a.stretch, a.equalizer_db) for a in augment] == [(0.0, 0.0), (0.04, 6.0), (0.04, 6.0)]
     assert wdcnn.config.model.options == {}, "the WDCNN preset keeps its own first layer"
     cross_load = load_pipeline(root / "cwru-cross-load.yaml").cells
     bands = {c.label for c in cross_load if c.baseline is None and c.config.model.options == {"head_pooled": 8}}
