@@ -10,7 +10,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
-from scipy.fft import rfft
+from scipy.fft import irfft, rfft
 from scipy.signal import butter, hilbert, iirnotch, resample_poly, sosfiltfilt, tf2sos
 
 from sigattn.errors import SigattnError
@@ -147,6 +147,19 @@ def envelope(x: np.ndarray) -> np.ndarray:
     """Amplitude envelope |analytic signal| (Hilbert transform) along the last axis."""
     x = np.asarray(x)
     out = np.abs(hilbert(x, axis=-1))
+    return out.astype(x.dtype, copy=False) if np.issubdtype(x.dtype, np.floating) else out
+
+
+def whiten(x: np.ndarray) -> np.ndarray:
+    """Cepstral pre-whitening along the last axis: every frequency bin scaled to magnitude 1, the
+    phase kept, DC removed. What a transfer path or a resonance does to a window is a spectral
+    envelope, which this removes; impacts stay sharp pulses at their times."""
+    x = np.asarray(x)
+    spec = rfft(x, axis=-1)
+    spec[..., 0] = 0
+    magnitude = np.abs(spec)
+    floor = 1e-6 * magnitude.max(axis=-1, keepdims=True) + np.finfo(magnitude.dtype).tiny
+    out = irfft(spec / np.maximum(magnitude, floor), n=x.shape[-1], axis=-1)
     return out.astype(x.dtype, copy=False) if np.issubdtype(x.dtype, np.floating) else out
 
 

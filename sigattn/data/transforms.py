@@ -1,8 +1,8 @@
 """A transform pipeline built from config: `[{"name": "bandpass", "low": 0.5, "high": 40}, ...]`.
 
 Record-level steps (filters, notch, baseline, resample, record_normalize, add_envelope) run on a
-whole recording before windowing; window-level steps (normalize, envelope, spectrum) run on
-(N, C, L) windows after. `add_envelope` keeps the signal and appends its band-passed Hilbert
+whole recording before windowing; window-level steps (normalize, whiten, envelope, spectrum) run
+on (N, C, L) windows after. `add_envelope` keeps the signal and appends its band-passed Hilbert
 envelope as more channels; `envelope` then `spectrum` gives an envelope spectrum input.
 The pipeline is pure given its config, so train, eval and predict apply the same thing.
 """
@@ -55,6 +55,7 @@ STEPS: dict[str, StepSpec] = {
     ),
     "normalize": StepSpec("window", {"method": (str, "zscore")}, lambda x, fs, **p: filters.normalize(x, **p)),
     "envelope": StepSpec("window", {}, lambda x, fs: filters.envelope(x)),
+    "whiten": StepSpec("window", {}, lambda x, fs: filters.whiten(x)),
     "spectrum": StepSpec(
         "window", {"log": (bool, False), "max_hz": (float, None)}, lambda x, fs, **p: filters.spectrum(x, fs, **p)
     ),

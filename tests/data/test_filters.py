@@ -114,6 +114,23 @@ def test_log_spectrum_turns_a_gain_into_a_shift_and_stays_finite():
         Pipeline([{"name": "spectrum", "log": 1}])
 
 
+def test_whiten_removes_a_spectral_envelope_and_keeps_the_phase():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 1, 1024)).astype(np.float32)
+    freqs = np.fft.rfftfreq(1024, 1 / FS)
+    resonance = 1 + 20 * np.exp(-(((freqs - 200) / 30) ** 2))  # a zero-phase gain: another path or resonance
+    coloured = np.fft.irfft(np.fft.rfft(x, axis=-1) * resonance, n=1024, axis=-1).astype(np.float32)
+    white = filters.whiten(x)
+    assert white.dtype == np.float32 and white.shape == x.shape
+    np.testing.assert_allclose(filters.whiten(coloured), white, atol=1e-5)
+    np.testing.assert_allclose(filters.whiten(3 * x), white, atol=1e-5)
+    magnitude = np.abs(np.fft.rfft(white, axis=-1))
+    np.testing.assert_allclose(magnitude[..., 1:], 1.0, rtol=1e-4)
+    assert magnitude[..., 0].max() < 1e-5
+    assert np.isfinite(filters.whiten(np.zeros((1, 1, 64)))).all()
+    np.testing.assert_allclose(Pipeline([{"name": "whiten"}]).apply_windows(coloured, FS), white, atol=1e-5)
+
+
 def test_spectrum_max_hz_keeps_the_bins_up_to_that_frequency():
     x = tone(100.0, seconds=1.0)[None, None] + tone(400.0, seconds=1.0)[None, None]  # 1 Hz bins
     full = filters.spectrum(x)
