@@ -236,6 +236,8 @@ def test_shipped_pipelines_validate_with_their_baselines():
     assert [plain[f].model.options for f in ("test-007", "test-014", "test-021")] == [first_layer, {}, {}]
     augment = [plain[f].train.augment for f in ("test-007", "test-014", "test-021")]
     assert [(a.stretch, a.equalizer_db) for a in augment] == [(0.0, 0.0), (0.04, 6.0), (0.04, 6.0)]
+    steps = {f: [t["name"] for t in c.data.transforms] for f, c in plain.items()}
+    assert steps == {"test-007": ["normalize"], "test-014": ["whiten", "normalize"], "test-021": ["normalize"]}
     assert wdcnn.config.model.options == {}, "the WDCNN preset keeps its own first layer"
     cross_load = load_pipeline(root / "cwru-cross-load.yaml").cells
     bands = {c.label for c in cross_load if c.baseline is None and c.config.model.options == {"head_pooled": 8}}
