@@ -60,7 +60,11 @@ def check_side(n_side: int) -> int:
 
 class Head(nn.Module):
     """Adaptive average pool to `pooled` steps, then `side` features (batch-normalised, so their
-    scale matches the CNN features) appended, optional hidden layer, dropout, linear."""
+    scale matches the CNN features) appended, optional hidden layer, dropout, linear.
+
+    The head computes in its weights' dtype (fp32), also inside a bf16/fp16 autocast: it is a tiny
+    share of the arithmetic, and logits rounded to bf16's 8 mantissa bits lose resolution.
+    """
 
     def __init__(
         self, channels: int, num_classes: int, *, pooled: int = 1, hidden: int = 0, dropout: float = 0.0, side: int = 0
@@ -81,12 +85,16 @@ class Head(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, side: Tensor | None = None) -> Tensor:
-        z = self.layers[1](self.layers[0](x))  # pool, flatten
-        if self.side_norm is not None:
-            if side is None:
-                raise SigattnError(f"this model reads {self.side_norm.num_features} side features: pass `side` (N, F)")
-            z = torch.cat([z, self.side_norm(side.to(z.dtype))], dim=1)
-        return self.layers[2:](z)
+        dtype = self.layers[-1].weight.dtype
+        with torch.autocast(x.device.type, enabled=False):
+            z = self.layers[1](self.layers[0](x.to(dtype)))  # pool, flatten
+            if self.side_norm is not None:
+                if side is None:
+                    raise SigattnError(
+                        f"this model reads {self.side_norm.num_features} side features: pass `side` (N, F)"
+                    )
+                z = torch.cat([z, self.side_norm(side.to(dtype))], dim=1)
+            return self.layers[2:](z)
 
 
 class Field(NamedTuple):

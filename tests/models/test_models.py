@@ -152,6 +152,17 @@ def test_head_pooled_keeps_where_features_are_and_rejects_bad_counts():
         create_model("cnn", 1, 3, head_hidden=-1)
 
 
+@pytest.mark.parametrize("hidden", [0, 16])
+def test_head_computes_in_fp32_inside_a_bf16_autocast(hidden):
+    torch.manual_seed(0)
+    head = Head(8, 5, hidden=hidden, side=3).eval()
+    x, side = torch.randn(4, 8, 16).bfloat16(), torch.randn(4, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = head(x, side)
+    assert logits.dtype == torch.float32
+    assert torch.equal(logits, head(x.float(), side)), "no layer of the head may round to bf16"
+
+
 def _pool_last(stage: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The stage as written in its docstring: the whole block, then the pooling."""
     return stage.pool(stage.attn(stage.act(stage.bn(stage.conv(x)))))
