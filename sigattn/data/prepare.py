@@ -133,7 +133,8 @@ def _transform_records(recordings: list[Recording], pipeline: Pipeline) -> list[
     return out
 
 
-def _load_recordings(cfg: DataConfig) -> tuple[list[Recording], tuple[str, ...]]:
+def load_recordings(cfg: DataConfig) -> tuple[list[Recording], tuple[str, ...]]:
+    """The dataset's recordings as loaded (no transforms, no windows) and its class names."""
     if cfg.dataset == "synthetic":
         from sigattn.data import synthetic
 
@@ -208,7 +209,7 @@ def _build(cfg: DataConfig) -> tuple[dict[str, Windows], int, SideStats | None]:
         fs = native_fs(cfg) if cfg.beat_window_s is not None and cfg.beat_fs is None else None
         splits, length = wfdb_beats_splits(cfg, beat_options(cfg, fs))
     else:
-        recordings, classes = _load_recordings(cfg)
+        recordings, classes = load_recordings(cfg)
         recordings = _transform_records(recordings, pipeline)
         splits, length = make_splits(recordings, cfg.split, cfg.window, classes), cfg.window.length
     out = {}
