@@ -124,12 +124,16 @@ def _bearing(text: str):  # noqa: ANN202 (BearingGeometry, imported lazily)
 
     try:
         balls, ball, pitch, angle = text.split(",")
-        return BearingGeometry(int(balls), float(ball), float(pitch), float(angle))
+        values = int(balls), float(ball), float(pitch), float(angle)
     except ValueError:
         raise SigattnError(
             f"--bearing: expected BALLS,BALL_DIAMETER,PITCH_DIAMETER,CONTACT_ANGLE_DEG, e.g. 9,0.3126,1.537,0; "
             f"got {text!r}"
         ) from None
+    try:
+        return BearingGeometry(*values)
+    except SigattnError as error:
+        raise SigattnError(f"--bearing {text}: {error}") from None
 
 
 @data_app.command("signature")
@@ -184,9 +188,12 @@ def data_signature(
             speed = rec.meta.get("rpm", rpm)
             if speed is None:
                 raise SigattnError(f"{rec.source}: the recording carries no shaft speed; pass --rpm")
-            if channel >= rec.signal.shape[0]:
-                raise SigattnError(f"{rec.source}: --channel {channel}, but the recording has {rec.signal.shape[0]}")
-            found = fault_signature(rec.signal[channel], rec.fs, float(speed), geometry, bands)
+            if channel >= (n := rec.signal.shape[0]):
+                raise SigattnError(f"{rec.source}: --channel {channel}, but it has {n} channel(s); expected 0-{n - 1}")
+            try:
+                found = fault_signature(rec.signal[channel], rec.fs, float(speed), geometry, bands)
+            except SigattnError as error:
+                raise SigattnError(f"{rec.source}: {error}") from None
             reads = FAULT_OF_RATE[found.points_to] if found.margin >= margin else "none"
             rows.append({"recording": rec.source, "label": rec.label, "rpm": float(speed), **found.to_dict(),
                          "reads_as": reads})  # fmt: skip

@@ -36,6 +36,12 @@ class BearingGeometry:
     pitch_diameter: float = 1.537  # inch
     contact_angle_deg: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not 0 < self.ball_diameter < self.pitch_diameter or self.n_balls < 1:
+            raise SigattnError(
+                f"bearing geometry needs n_balls >= 1 and 0 < ball_diameter < pitch_diameter; got {self}"
+            )
+
 
 SKF6205 = BearingGeometry()
 
@@ -45,8 +51,6 @@ def fault_frequencies(rpm: float, geometry: BearingGeometry = SKF6205) -> dict[s
     if not rpm > 0:
         raise SigattnError(f"rpm must be positive; got {rpm}")
     g = geometry
-    if not 0 < g.ball_diameter < g.pitch_diameter or g.n_balls < 1:
-        raise SigattnError(f"bearing geometry needs n_balls >= 1 and 0 < ball_diameter < pitch_diameter; got {g}")
     fr = rpm / 60.0
     ratio = g.ball_diameter / g.pitch_diameter * float(np.cos(np.deg2rad(g.contact_angle_deg)))
     return {

@@ -137,6 +137,8 @@ def nothing(work: Path) -> None:
 
 LONG = np.random.default_rng(1).standard_normal(3000)
 DESCRIBE_MANIFEST = ["data", "describe", "manifest", "--manifest", "m.csv"]
+SIGNATURE = ["data", "signature", "manifest", "--manifest", "m.csv"]
+SIGNATURE_INPUT = manifest("x.npy,OR,12000\n", npy("x.npy", np.random.default_rng(0).standard_normal(12000)))
 
 # (id, setup, command line ("{ck}" is the checkpoint), exit code, words the error line must hold)
 CASES = [
@@ -444,6 +446,38 @@ CASES = [
         ["train", "--set", "model.options={head_pooled: 0}"],
         1,
         ["model (backbone cnn", "head_pooled must be an integer >= 1; got 0"],
+    ),
+    # bearing options of `data signature`
+    ("signature-manifest-without-rpm", SIGNATURE_INPUT, SIGNATURE, 1, ["x.npy", "no shaft speed", "pass --rpm"]),
+    ("signature-text-band", SIGNATURE_INPUT, SIGNATURE + ["--band", "2k-4k"], 1, ["--band", "LOW-HIGH", "'2k-4k'"]),
+    ("signature-reversed-band", SIGNATURE_INPUT, SIGNATURE + ["--band", "4000-2000"], 1, ["--band", "0 < LOW < HIGH"]),
+    (
+        "signature-band-above-nyquist",
+        SIGNATURE_INPUT,
+        SIGNATURE + ["--rpm", "1500", "--band", "6000-9000"],
+        1,
+        ["x.npy: no envelope band (6000-9000 Hz) lies below 5820 Hz"],
+    ),
+    (
+        "signature-short-bearing",
+        SIGNATURE_INPUT,
+        SIGNATURE + ["--bearing", "9,0.3"],
+        1,
+        ["--bearing", "BALLS,BALL_DIAMETER,PITCH_DIAMETER,CONTACT_ANGLE_DEG", "'9,0.3'"],
+    ),
+    (
+        "signature-impossible-bearing",
+        SIGNATURE_INPUT,
+        SIGNATURE + ["--bearing", "9,2,1,0"],
+        1,
+        ["--bearing 9,2,1,0: bearing geometry", "0 < ball_diameter < pitch_diameter"],
+    ),
+    (
+        "signature-missing-channel",
+        SIGNATURE_INPUT,
+        SIGNATURE + ["--rpm", "1500", "--channel", "1"],
+        1,
+        ["x.npy", "--channel 1", "has 1 channel(s); expected 0-0"],
     ),
     ("describe-zero-window", nothing, ["data", "describe", "synthetic", "--window", "0"], 1, ["window.length"]),
     ("describe-negative-stride", nothing, ["data", "describe", "synthetic", "--stride", "-5"], 1, ["window.stride"]),
