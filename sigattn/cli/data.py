@@ -156,9 +156,7 @@ def data_signature(
     ] = None,
     band: Annotated[
         list[str] | None,
-        typer.Option(
-            help="Envelope band LOW-HIGH in Hz (repeatable) [default: 500-2000, 2000-4000, 4000-5800]."
-        ),  # fmt: skip
+        typer.Option(help="Envelope band LOW-HIGH in Hz (repeatable) [default: 500-2000, 2000-4000, 4000-5800]."),
     ] = None,
     channel: Annotated[int, typer.Option(min=0, help="Channel of multi-channel recordings.")] = 0,
     margin: Annotated[
@@ -169,7 +167,7 @@ def data_signature(
     """Squared-envelope check of bearing recordings: how far BPFO, BPFI and 2 x BSF stand out in each
     band, and which fault the envelope points to."""
     from sigattn.config import DataConfig
-    from sigattn.data.fault_signature import BANDS_HZ, FAULT_OF_RATE, fault_signature
+    from sigattn.data.fault_signature import BANDS_HZ, recording_signatures
     from sigattn.data.prepare import load_recordings
     from sigattn.data.synthetic import SKF6205
 
@@ -179,24 +177,11 @@ def data_signature(
             spec[key] = str(value)
     if load:
         spec["loads"] = list(load)
-    rows = []
     with user_errors():
         geometry = SKF6205 if bearing is None else _bearing(bearing)
         bands = tuple(_band(b) for b in band) if band else BANDS_HZ
         recordings, _ = load_recordings(DataConfig.from_dict(spec))
-        for rec in recordings:
-            speed = rec.meta.get("rpm", rpm)
-            if speed is None:
-                raise SigattnError(f"{rec.source}: the recording carries no shaft speed; pass --rpm")
-            if channel >= (n := rec.signal.shape[0]):
-                raise SigattnError(f"{rec.source}: --channel {channel}, but it has {n} channel(s); expected 0-{n - 1}")
-            try:
-                found = fault_signature(rec.signal[channel], rec.fs, float(speed), geometry, bands)
-            except SigattnError as error:
-                raise SigattnError(f"{rec.source}: {error}") from None
-            reads = FAULT_OF_RATE[found.points_to] if found.margin >= margin else "none"
-            rows.append({"recording": rec.source, "label": rec.label, "rpm": float(speed), **found.to_dict(),
-                         "reads_as": reads})  # fmt: skip
+        rows = recording_signatures(recordings, rpm=rpm, geometry=geometry, bands=bands, channel=channel, margin=margin)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -16,6 +16,7 @@ import numpy as np
 
 from sigattn.data.filters import bandpass, envelope
 from sigattn.data.synthetic import SKF6205, BearingGeometry, fault_frequencies
+from sigattn.data.types import Recording
 from sigattn.errors import SigattnError
 
 BANDS_HZ: tuple[tuple[float, float], ...] = ((500.0, 2000.0), (2000.0, 4000.0), (4000.0, 5800.0))
@@ -33,8 +34,9 @@ class Signature:
     points_to: str
     margin: float
 
-    def to_dict(self) -> dict:
-        return {"prominence": self.prominence, "points_to": self.points_to, "margin": self.margin}
+    def reads_as(self, margin: float = 2.0) -> str:
+        """The fault (OR, IR, B) whose rate leads by at least `margin`, else "none"."""
+        return FAULT_OF_RATE[self.points_to] if self.margin >= margin else "none"
 
 
 def squared_envelope_spectrum(x: np.ndarray, fs: float, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
@@ -90,3 +92,30 @@ def fault_signature(
     best = {name: max(row[name] for row in table.values()) for name in RATES}
     ranked = sorted(RATES, key=best.get, reverse=True)
     return Signature(table, ranked[0], best[ranked[0]] / best[ranked[1]])
+
+
+def recording_signatures(
+    recordings: list[Recording],
+    *,
+    rpm: float | None = None,
+    geometry: BearingGeometry = SKF6205,
+    bands: tuple[tuple[float, float], ...] = BANDS_HZ,
+    channel: int = 0,
+    margin: float = 2.0,
+) -> list[dict]:
+    """One row per recording: source, label, rpm (its own, else `rpm`), prominence per band, the
+    rate it points to, the margin and what it reads as."""
+    rows = []
+    for rec in recordings:
+        speed = rec.meta.get("rpm", rpm)
+        if speed is None:
+            raise SigattnError(f"{rec.source}: the recording carries no shaft speed; pass --rpm")
+        if channel >= (n := rec.signal.shape[0]):
+            raise SigattnError(f"{rec.source}: --channel {channel}, but it has {n} channel(s); expected 0-{n - 1}")
+        try:
+            found = fault_signature(rec.signal[channel], rec.fs, float(speed), geometry, bands)
+        except SigattnError as error:
+            raise SigattnError(f"{rec.source}: {error}") from None
+        facts = {"recording": rec.source, "label": rec.label, "rpm": float(speed), "prominence": found.prominence}
+        rows.append({**facts, "points_to": found.points_to, "margin": found.margin, "reads_as": found.reads_as(margin)})
+    return rows
