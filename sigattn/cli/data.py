@@ -16,20 +16,20 @@ from sigattn.errors import SigattnError
 data_app = typer.Typer(help="Describe and fetch datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
+DataDirOption = Annotated[Path | None, typer.Option(help="Folder holding the dataset [default: $SIGATTN_DATA_DIR].")]
+ManifestOption = Annotated[Path | None, typer.Option(help="Manifest CSV (path,label[,group][,fs]) for 'manifest'.")]
+LoadOption = Annotated[list[int] | None, typer.Option(help="CWRU motor load in HP (repeat for several).")]
+
 
 @data_app.command("describe")
 def data_describe(
     dataset: Annotated[
         Literal["synthetic", "cwru", "mitdb", "manifest", "wfdb-beats"], typer.Argument(help="Dataset name.")
     ],
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Folder holding the dataset [default: $SIGATTN_DATA_DIR].")
-    ] = None,
-    manifest: Annotated[
-        Path | None, typer.Option(help="Manifest CSV (path,label[,group][,fs]) for 'manifest'.")
-    ] = None,
+    data_dir: DataDirOption = None,
+    manifest: ManifestOption = None,
     scheme: Annotated[Literal["10class", "4class"], typer.Option(help="CWRU label scheme.")] = "10class",
-    load: Annotated[list[int] | None, typer.Option(help="CWRU motor load in HP (repeat for several).")] = None,
+    load: LoadOption = None,
     window: Annotated[int | None, typer.Option(help="Window length in samples [default: per dataset].")] = None,
     stride: Annotated[int | None, typer.Option(help="Window stride in samples [default: per dataset].")] = None,
     split: Annotated[
@@ -139,13 +139,9 @@ def _bearing(text: str):  # noqa: ANN202 (BearingGeometry, imported lazily)
 @data_app.command("signature")
 def data_signature(
     dataset: Annotated[Literal["cwru", "synthetic", "manifest"], typer.Argument(help="Dataset name.")],
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Folder holding the dataset [default: $SIGATTN_DATA_DIR].")
-    ] = None,
-    manifest: Annotated[
-        Path | None, typer.Option(help="Manifest CSV (path,label[,group][,fs]) for 'manifest'.")
-    ] = None,
-    load: Annotated[list[int] | None, typer.Option(help="CWRU motor load in HP (repeat for several).")] = None,
+    data_dir: DataDirOption = None,
+    manifest: ManifestOption = None,
+    load: LoadOption = None,
     rpm: Annotated[
         float | None,
         typer.Option(help="Shaft speed for recordings that carry none (manifest files); CWRU's are in its files."),
