@@ -33,11 +33,20 @@ def select_device(name: str = "auto") -> torch.device:
     raise SigattnError(f"train.device must be one of: auto, cpu, cuda, cuda:N, mps; got {name!r}")
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16), as torch reports it."""
+    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
 def resolve_precision(name: str, device: torch.device) -> str:
-    """ "auto": bf16 on CUDA if supported, else fp16 (with a GradScaler); fp32 elsewhere."""
+    """ "auto": bf16 on CUDA if supported, else fp16 (with a GradScaler); bf16 on a CPU with native
+    bf16; fp32 elsewhere."""
     bf16_ok = device.type != "cuda" or torch.cuda.is_bf16_supported()
     if name == "auto":
-        return ("bf16" if bf16_ok else "fp16") if device.type == "cuda" else "fp32"
+        if device.type == "cuda":
+            return "bf16" if bf16_ok else "fp16"
+        return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
     if name == "fp16" and device.type != "cuda":
         raise SigattnError(f"train.precision fp16 needs a CUDA device; on {device.type} use bf16 or fp32")
     if name == "bf16" and not bf16_ok:

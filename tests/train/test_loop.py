@@ -235,7 +235,9 @@ def test_schedules_optimizers_and_precision(tmp_path, prepared, overrides):
         assert lrs == [0.01, 0.01]
     if "train.schedule=onecycle" in overrides:
         assert lrs[0] < 1e-3 / 10  # one-cycle warms up from max_lr / 25
-    assert result.precision == ("bf16" if "train.precision=bf16" in overrides else "fp32")
+    assert result.precision == (
+        "bf16" if "train.precision=bf16" in overrides else resolve_precision("auto", torch.device("cpu"))
+    )
 
 
 def test_early_stopping(tmp_path, prepared):
@@ -253,10 +255,25 @@ def test_resume_refuses_a_different_model(tmp_path, prepared):
         train_and_report(config(tmp_path, "train.epochs=2", "model.block=eca"), prepared, resume=last, progress=False)
 
 
+CPU_CASES = [
+    ({"avx512_bf16": True}, "bf16"),
+    ({"amx_bf16": True}, "bf16"),
+    ({"avx512_bf16": False}, "fp32"),
+    ({}, "fp32"),
+]
+
+
+@pytest.mark.parametrize(("capabilities", "expected"), CPU_CASES)
+def test_auto_precision_on_cpu_is_bf16_only_where_the_cpu_has_it(monkeypatch, capabilities, expected):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert resolve_precision("auto", torch.device("cpu")) == expected
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+    assert resolve_precision("auto", torch.device("mps")) == "fp32"
+
+
 def test_device_and_precision_choices():
     assert select_device("cpu") == torch.device("cpu")
     assert select_device("auto").type in {"cpu", "cuda", "mps"}
-    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
     assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
     with pytest.raises(SigattnError, match="train.precision fp16 needs a CUDA device"):
         resolve_precision("fp16", torch.device("cpu"))
