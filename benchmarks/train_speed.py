@@ -285,7 +285,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--bf16", action="store_true", help="also time sigattn with train.precision=bf16")
+    parser.add_argument(
+        "--bf16", action="store_true", help="also time train.precision=bf16 where it is not the default"
+    )
     parser.add_argument("--compile", action="store_true", help="also time sigattn with train.compile=true")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, in alternating order")
     parser.add_argument("--steps", type=int, default=40, help="interleaved steps for the data-path-alone figure")
@@ -305,14 +307,12 @@ def main() -> None:
         runs: dict[str, Any] = {f"reference, {w} workers": (run_reference, w) for w in args.workers}
         variants = {"sigattn (device path)": [], "sigattn (stream path)": ["train.data_path=stream"]}
         auto = resolve_precision("auto", device)
-        if auto != "fp32":  # precision auto is bf16/fp16 here; the reference trains in fp32
-            variants["sigattn fp32 (device path)"] = ["train.precision=fp32"]
-        if args.bf16 and auto != "bf16":
-            variants["sigattn bf16 (device path)"] = ["train.precision=bf16"]
+        other = ["fp32"] if auto != "fp32" else []  # precision auto is bf16/fp16 here; the reference trains in fp32
+        other += ["bf16"] if args.bf16 and auto != "bf16" else []
+        variants |= {f"sigattn {p} (device path)": [f"train.precision={p}"] for p in other}
         if args.compile:
             variants["sigattn compile (device path)"] = ["train.compile=true"]
-        if args.compile and args.bf16:
-            variants["sigattn compile+bf16 (device)"] = ["train.compile=true", "train.precision=bf16"]
+            variants |= {f"sigattn compile+{p} (device)": ["train.compile=true", f"train.precision={p}"] for p in other}
         runs |= {name: (run_sigattn, load_config(cfg.to_dict(), sets)) for name, sets in variants.items()}
         measured: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
         for repeat in range(args.repeats):  # alternate the order, so a busy spell of the CPU hits all alike
