@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sigattn.data.filters import bandpass, envelope
-from sigattn.data.synthetic import SKF6205, BearingGeometry, fault_frequencies
+from sigattn.data.synthetic import SKF6205, BearingGeometry, fault_rates
 from sigattn.data.types import Recording
 from sigattn.errors import SigattnError
 
@@ -83,8 +83,7 @@ def fault_signature(
     bands: tuple[tuple[float, float], ...] = BANDS_HZ,
 ) -> Signature:
     """The squared-envelope prominence of BPFO, BPFI and 2 x BSF in each band of one (T,) recording."""
-    f = fault_frequencies(rpm, geometry)
-    rates = {"BPFO": f["BPFO"], "BPFI": f["BPFI"], "2xBSF": 2 * f["BSF"]}
+    rates = fault_rates(rpm, geometry)
     table = {}
     for low, high in usable_bands(fs, bands):
         freqs, spectrum = squared_envelope_spectrum(x, fs, low, high)

@@ -62,6 +62,13 @@ def fault_frequencies(rpm: float, geometry: BearingGeometry = SKF6205) -> dict[s
     }
 
 
+def fault_rates(rpm: float, geometry: BearingGeometry = SKF6205) -> dict[str, float]:
+    """The rates (Hz) at which a local defect is struck: BPFO, BPFI and 2 x BSF (a ball defect meets
+    both races once per spin)."""
+    f = fault_frequencies(rpm, geometry)
+    return {"BPFO": f["BPFO"], "BPFI": f["BPFI"], "2xBSF": 2 * f["BSF"]}
+
+
 def _bursts(
     rng: np.random.Generator, n: int, fs: float, times: np.ndarray, amps: np.ndarray, f_res: float
 ) -> np.ndarray:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import hilbert, periodogram
 
-from sigattn.data.synthetic import RPM_RANGE, SKF6205, BearingGeometry, fault_frequencies
+from sigattn.data.synthetic import RPM_RANGE, SKF6205, BearingGeometry, fault_rates
 from sigattn.data.types import Windows
 from sigattn.errors import SigattnError
 from sigattn.explain.capture import StageAttention, temporal_stages
@@ -49,8 +49,7 @@ def fault_frequency_for(label: str, rpm: float, geometry: BearingGeometry = SKF6
         return None
     if match is None:
         raise SigattnError(f"no fault frequency for class {label!r}; expected Normal, IR*, OR* or B*")
-    f = fault_frequencies(rpm, geometry)
-    return {"IR": f["BPFI"], "OR": f["BPFO"], "B": 2 * f["BSF"]}[match.group(1)]
+    return fault_rates(rpm, geometry)[{"IR": "BPFI", "OR": "BPFO", "B": "2xBSF"}[match.group(1)]]
 
 
 def _band_mask(n: int, length: int, fs: float, fault_hz: np.ndarray, tolerance: float, harmonics: int) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.signal import hilbert
 
-from sigattn.data.synthetic import SKF6205, BearingGeometry, fault_frequencies
+from sigattn.data.synthetic import SKF6205, BearingGeometry, fault_rates
 from sigattn.errors import SigattnError
 from sigattn.explain.overlay import DPI, PANEL
 
@@ -46,8 +46,7 @@ def ig_envelope_figure(
     ig, y = np.asarray(ig, dtype=np.float64), np.asarray(y)
     if ig.ndim != 2 or y.shape != (len(ig),) or len(ig) == 0 or not fs > 0:
         raise SigattnError(f"need ig (N, L), y (N,) with N >= 1 and fs > 0; got {ig.shape}, {y.shape}, {fs}")
-    f = fault_frequencies(rpm, geometry)
-    marks = {"BPFI": f["BPFI"], "BPFO": f["BPFO"], "2xBSF": 2 * f["BSF"]}
+    marks = fault_rates(rpm, geometry)
     freqs, spectra = envelope_spectra(ig, fs)
     shown = freqs <= min(fs / 2, (harmonics + 1) * max(marks.values()))
     fig = Figure(figsize=(PANEL[0], 3.6), dpi=DPI, layout="constrained")

@@ -85,14 +85,12 @@ class Head(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, side: Tensor | None = None) -> Tensor:
+        if self.side_norm is not None and side is None:
+            raise SigattnError(f"this model reads {self.side_norm.num_features} side features: pass `side` (N, F)")
         dtype = self.layers[-1].weight.dtype
         with torch.autocast(x.device.type, enabled=False):
             z = self.layers[1](self.layers[0](x.to(dtype)))  # pool, flatten
             if self.side_norm is not None:
-                if side is None:
-                    raise SigattnError(
-                        f"this model reads {self.side_norm.num_features} side features: pass `side` (N, F)"
-                    )
                 z = torch.cat([z, self.side_norm(side.to(dtype))], dim=1)
             return self.layers[2:](z)
 
