@@ -89,7 +89,8 @@ class _Run:
             torch.manual_seed(t.seed + 7919 * r.rank)
             ids = [device.index] if device.type == "cuda" else None
             step_model = DistributedDataParallel(self.model, device_ids=ids)
-        self.step_model = StepModule(step_model, t.compile)
+        planned = (t.epochs, len(train_w), train_w.x.shape[-1])
+        self.step_model = StepModule(step_model, t.compile, planned, device.type)
         self.generator = torch.Generator().manual_seed(t.seed)  # the same batch order on every process
         store = prepared.cache_path.with_suffix(".train") if prepared.cache_path is not None else None
         self.batches, self.data_reason = batch_source(
@@ -184,7 +185,6 @@ class _Run:
             bar.advance(task)
         loss_sum, seen = distributed.all_sum([total.item(), seen], self.device)
         self.windows_per_s = seen / max(time.perf_counter() - start, 1e-9)
-        self.step_model.after_epoch(time.perf_counter() - start, self.t.epochs - self.epoch - 2, self.device)
         return loss_sum / max(seen, 1)
 
     def _validate(self, epoch: int, train_loss: float, lr: float) -> float:

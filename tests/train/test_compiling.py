@@ -1,4 +1,5 @@
-"""`train.compile`: auto compiles the step only when the epochs left repay it; failures fall back to eager."""
+"""`train.compile`: auto compiles the step only when the planned run repays it, judged from the config and
+the data alone; failures fall back to eager."""
 
 from __future__ import annotations
 
@@ -46,9 +47,15 @@ class Tags(NullTracker):
 
 
 def test_compiling_repays_only_long_enough_runs():
-    assert not repays_compiling(epoch_seconds=1.0, epochs_left=20)  # 4 s saved < 40 s compiling
-    assert repays_compiling(epoch_seconds=10.0, epochs_left=20)
-    assert not repays_compiling(epoch_seconds=100.0, epochs_left=0)
+    repays, why = repays_compiling(epochs=30, windows=4296, length=2048)  # the fault-size folds: just below 200 s
+    assert not repays
+    assert why == ("auto: ~199.6 s of eager training planned (30 epochs x 4,296 windows of 2,048 samples), "
+                   "compiling repays from 200 s")  # fmt: skip
+    assert repays_compiling(epochs=40, windows=4296, length=2048)[0]
+    assert not repays_compiling(epochs=0, windows=10**9, length=2048)[0]
+    assert repays_compiling(epochs=20, windows=40000, length=260)[0]  # short windows cost more than their samples
+    assert repays_compiling(epochs=1000, windows=10**5, length=2048, device_type="cuda") == (
+        False, "auto: compiling is measured to repay only on cpu, not cuda")  # fmt: skip
 
 
 def test_a_failing_compile_falls_back_to_eager_with_one_line(monkeypatch):
@@ -74,25 +81,29 @@ def test_errors_after_a_successful_compile_are_not_swallowed(monkeypatch):
 
 
 @pytest.mark.parametrize("repays", [True, False])
-def test_auto_decides_after_the_first_epoch(tmp_path, monkeypatch, repays):
-    fake = Calls()
+def test_auto_decides_before_the_first_step_from_the_planned_run(tmp_path, monkeypatch, repays):
+    fake, asked = Calls(), []
     monkeypatch.setattr(compiling.torch, "compile", fake)
-    monkeypatch.setattr("sigattn.train.compiling.repays_compiling", lambda seconds, left: repays and left == 2)
+
+    def decide(epochs, windows, length, device_type):
+        asked.append((epochs, windows, length, device_type))
+        return repays, "auto: planned"
+
+    monkeypatch.setattr("sigattn.train.compiling.repays_compiling", decide)
     monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
     cfg = load_config(None, [*TINY, f"train.checkpoint_dir={tmp_path}"])
     assert cfg.train.compile == "auto"  # the default
-    tracker = Tags()
+    tracker, train = Tags(), prepare(cfg.data).splits["train"]
     fit(cfg, prepare(cfg.data), tracker, progress=False)
-    steps_per_epoch = len(prepare(cfg.data).splits["train"]) // 64 + 1
-    assert fake.calls == (2 * steps_per_epoch if repays else 0)  # epochs 1 and 2 compiled, epoch 0 eager
-    assert tracker.tags["compile"].startswith("compiled (auto: an epoch took" if repays else "eager (auto: an epoch")
-    assert tracker.tags["compile"].endswith(", 2 epochs left)")
+    assert asked == [(3, len(train), 512, "cpu")]  # the config's epochs, the training windows and their length
+    assert fake.calls == (3 * (len(train) // 64 + 1) if repays else 0)  # every step of every epoch, or none
+    assert tracker.tags["compile"] == ("compiled (auto: planned)" if repays else "eager (auto: planned)")
 
 
 def test_false_never_compiles(tmp_path, monkeypatch):
     fake = Calls()
     monkeypatch.setattr(compiling.torch, "compile", fake)
-    monkeypatch.setattr("sigattn.train.compiling.repays_compiling", lambda seconds, left: True)
+    monkeypatch.setattr("sigattn.train.compiling.repays_compiling", lambda *planned: (True, "auto: planned"))
     monkeypatch.setenv("SIGATTN_CACHE_DIR", str(tmp_path / "cache"))
     cfg = load_config(None, [*TINY, f"train.checkpoint_dir={tmp_path}", "train.compile=false"])
     tracker = Tags()

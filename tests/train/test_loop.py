@@ -115,7 +115,10 @@ def test_fit_reports_metrics_figures_model_and_checkpoints(tmp_path, prepared):
     tags, compiled = tracker.named("set_tags")  # at the start, and how the step ran at the end
     assert tags["dataset"] == "synthetic" and tags["block"] == "se" and tags["backbone"] == "cnn"
     assert set(tags) == {"dataset", "block", "backbone", "split", "data_path", "git_commit"}
-    assert re.fullmatch(r"eager \(auto: an epoch took \d+\.\d s, 1 epochs left\)", compiled["compile"])
+    n_train, length = prepared.splits["train"].x.shape[::2]
+    planned = rf"\(2 epochs x {n_train:,} windows of {length:,} samples\)"
+    assert re.fullmatch(rf"eager \(auto: ~\d+\.\d s of eager training planned {planned}, compiling repays from 200 s\)",
+                        compiled["compile"])  # fmt: skip
     assert tags["data_path"] == config_logged["resolved"]["data_path"] == result.data_path == "device"
     ((name, digest, summary, context),) = tracker.named("log_dataset")
     assert (name, context, len(digest)) == ("synthetic", "training", 16) and summary["classes"] == list(
