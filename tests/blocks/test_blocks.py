@@ -100,6 +100,15 @@ def test_eca_kernel_rule():
     assert create_block("eca", 256).conv.kernel_size == (5,)
 
 
+@pytest.mark.parametrize(("channels", "kernel"), [(8, 3), (64, 3), (256, 5), (4, 7)])
+def test_eca_mixes_channels_as_its_convolution_and_saves_only_its_weights(channels, kernel):
+    block = create_block("eca", channels, kernel_size=kernel)
+    y = torch.randn(6, channels, dtype=torch.float64)
+    block.double()
+    torch.testing.assert_close(block.across_channels(y), block.conv(y.unsqueeze(1)).squeeze(1))
+    assert list(block.state_dict()) == ["conv.weight"]  # the banded matrix is made, not stored: old checkpoints load
+
+
 def test_se_and_cbam_keep_reduction_floor():
     assert create_block("se", 256).fc1.out_features == 16
     assert create_block("se", 32).fc1.out_features == 8
