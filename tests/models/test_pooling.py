@@ -17,7 +17,7 @@ def with_ties(shape: tuple[int, ...]) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("length", [64, 65, 2])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
 def test_outputs_and_gradients_equal_max_pool(length, dtype):
     x = with_ties((3, 5, length)).to(dtype).requires_grad_()
     x_ref = x.detach().clone().requires_grad_()
@@ -26,6 +26,7 @@ def test_outputs_and_gradients_equal_max_pool(length, dtype):
     out.backward(grad), expected.backward(grad)
     assert torch.equal(out, expected)
     assert torch.equal(x.grad, x_ref.grad)  # a tied pair's gradient goes to its first element, as max_pool1d's
+    assert out.dtype == x.grad.dtype == dtype  # bf16 and fp16 are pooled in fp32 and come back in their own type
 
 
 def test_training_on_cpu_skips_the_pooling_indices():
