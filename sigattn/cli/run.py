@@ -41,7 +41,8 @@ def run_pipeline_command(
         typer.Option(
             "--grid",
             help="Run only these values of a grid key, e.g. --grid 'train.seed=[0]' (repeatable); "
-            "'variant=[...]' and 'cell=[...]' pick named variants and labelled cells.",
+            "'variant=[...]' and 'cell=[...]' pick named variants and labelled cells, "
+            "'baseline=[...]' the baselines ([] for none).",
         ),
     ] = None,
 ) -> None:

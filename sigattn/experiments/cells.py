@@ -165,6 +165,14 @@ def _labelled(path: Path, cells: list[dict[str, Any]], only: Any) -> list[dict[s
     return [c for c in cells if c.get("label") in only]
 
 
+def _picked_baselines(path: Path, baselines: list[str], only: Any) -> list[str]:
+    """The baselines `only` lists (`[]`: none), in the pipeline's order."""
+    if not isinstance(only, list) or any(b not in baselines for b in only):
+        names = f"of {', '.join(baselines)}, or []" if baselines else "[] (the pipeline has none)"
+        raise SigattnError(f"--grid {BASELINE_KEY}: expected a list of baseline names {names}; got {only!r}")
+    return [b for b in baselines if b in only]
+
+
 def load_pipeline(
     path: Path | str,
     *,
@@ -205,7 +213,7 @@ def load_pipeline(
             raise SigattnError(f"pipeline {path}: grid.{key} must be a non-empty list of values; got {values!r}")
     variants = _variants(path, spec.get("variants"), (only or {}).get(VARIANT_KEY))
     for key, values in (only or {}).items():
-        if (key == VARIANT_KEY and variants) or key == CELL_KEY:
+        if (key == VARIANT_KEY and variants) or key in (CELL_KEY, BASELINE_KEY):
             continue
         if key not in grid:
             raise SigattnError(f"--grid {key}: not a grid key of pipeline {path}; its grid keys: {', '.join(grid)}")
@@ -219,6 +227,8 @@ def load_pipeline(
     if not isinstance(baselines, list) or any(b not in BASELINE_SETS for b in baselines):
         names = ", ".join(BASELINE_SETS)
         raise SigattnError(f"pipeline {path}: baselines must be a list of {names}; got {baselines!r}")
+    if only and BASELINE_KEY in only:
+        baselines = _picked_baselines(path, baselines, only[BASELINE_KEY])
     cells = spec.get("cells") or [{}]
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise SigattnError(f"pipeline {path}: cells must be a list of mappings of config keys to values")

@@ -304,6 +304,29 @@ def test_baselines_and_grid_narrowing(workdir: Path):
     assert bad.exit_code == 1 and "--grid 'train.seed' must look like" in bad.output
 
 
+def test_grid_baseline_picks_the_baselines_and_empty_picks_none(workdir: Path):
+    spec = {
+        "name": "base",
+        "base": "base.yaml",
+        "grid": {"model.block": ["none", "se"], "train.seed": [0, 1]},
+        "baselines": ["wdcnn", "minirocket"],
+    }
+    path = write(workdir / "b.yaml", spec)
+    full = load_pipeline(path)
+    models = load_pipeline(path, only={"baseline": [], "model.block": ["se"]})
+    assert [c.key for c in models.cells] == ["model.block=se,train.seed=0", "model.block=se,train.seed=1"]
+    rocket = load_pipeline(path, only={"baseline": ["minirocket"]})
+    assert {c.baseline for c in rocket.cells} == {None, "minirocket"} and len(rocket.cells) == 4 + 2
+    assert {c.key: c.digest for c in rocket.cells}.items() <= {c.key: c.digest for c in full.cells}.items()
+    with pytest.raises(SigattnError, match=r"--grid baseline: expected a list of baseline names of wdcnn, minirocket"):
+        load_pipeline(path, only={"baseline": ["resnet"]})
+    write(workdir / "plain.yaml", {k: v for k, v in spec.items() if k != "baselines"})
+    with pytest.raises(SigattnError, match=r"the pipeline has none"):
+        load_pipeline(workdir / "plain.yaml", only={"baseline": ["wdcnn"]})
+    dry = runner.invoke(app, ["run", "b.yaml", "--dry-run", "--grid", "model.block=[se]", "--grid", "baseline=[]"])
+    assert dry.exit_code == 0 and "2 cells" in dry.output, dry.output
+
+
 def test_minirocket_and_wdcnn_baselines_run_as_child_runs_with_pooled_rows(workdir: Path):
     pytest.importorskip("aeon", reason="the minirocket baseline needs the baselines extra (aeon)")
     spec = {
