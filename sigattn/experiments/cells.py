@@ -165,7 +165,7 @@ def _labelled(path: Path, cells: list[dict[str, Any]], only: Any) -> list[dict[s
     return [c for c in cells if c.get("label") in only]
 
 
-def _picked_baselines(path: Path, baselines: list[str], only: Any) -> list[str]:
+def _picked_baselines(baselines: list[str], only: Any) -> list[str]:
     """The baselines `only` lists (`[]`: none), in the pipeline's order."""
     if not isinstance(only, list) or any(b not in baselines for b in only):
         names = f"of {', '.join(baselines)}, or []" if baselines else "[] (the pipeline has none)"
@@ -228,7 +228,7 @@ def load_pipeline(
         names = ", ".join(BASELINE_SETS)
         raise SigattnError(f"pipeline {path}: baselines must be a list of {names}; got {baselines!r}")
     if only and BASELINE_KEY in only:
-        baselines = _picked_baselines(path, baselines, only[BASELINE_KEY])
+        baselines = _picked_baselines(baselines, only[BASELINE_KEY])
     cells = spec.get("cells") or [{}]
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise SigattnError(f"pipeline {path}: cells must be a list of mappings of config keys to values")
